@@ -1,0 +1,35 @@
+"""bnn: Bayes-by-Backprop (Blundell et al. 2015) for small regression networks.
+
+    import bnn
+    cfg = bnn.Config()                       # the article's run
+    fitted = bnn.fit(x, y, cfg)              # x: (N,) or (N, D); y: (N,)
+    table = bnn.predict(fitted, x_new, samples=100, level=0.95)
+"""
+
+from __future__ import annotations
+
+from bnn.config import Activation, Config, Init, KLEstimator
+from bnn.errors import BNNError, ConfigError, ExpressionError, ModelFileError, PointsError
+from bnn.io import load, save
+from bnn.predict import predict, sample_functions
+from bnn.train import Fitted, Progress, fit, set_threads
+
+__all__ = [
+    "Activation",
+    "BNNError",
+    "Config",
+    "ConfigError",
+    "ExpressionError",
+    "Fitted",
+    "Init",
+    "KLEstimator",
+    "ModelFileError",
+    "PointsError",
+    "Progress",
+    "fit",
+    "load",
+    "predict",
+    "sample_functions",
+    "save",
+    "set_threads",
+]

@@ -1,0 +1,195 @@
+"""The run's configuration: one frozen dataclass, validated once, defaults = the article's run.
+
+The article (a Chinese blog post re-implementing Blundell et al. 2015, "Weight
+Uncertainty in Neural Networks") trains a 1-32-1 sigmoid network whose weights all
+have a Gaussian posterior N(mu, softplus(rho)^2), mu = rho = 0 at the start, under a
+N(0, 10^2) prior and a Gaussian likelihood with sigma 0.1, by Adam (lr 0.1) for 2000
+full-batch epochs with one Monte Carlo sample. ``Config()`` is that run. The one
+default that differs is the KL estimator: the closed form (``kl="closed"``) has the
+same expectation as the article's single-sample ``log q - log p`` and less variance;
+``kl="mc"`` is the article's estimator exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any
+
+from bnn.errors import ConfigError
+
+
+class Activation(StrEnum):
+    """Hidden-unit nonlinearity."""
+
+    SIGMOID = "sigmoid"
+    """The article's choice: smooth, saturating, so the band flattens far from the data."""
+    TANH = "tanh"
+    """Zero-centred sigmoid."""
+    RELU = "relu"
+    """Piecewise linear: the band grows linearly away from the data."""
+
+
+class KLEstimator(StrEnum):
+    """How KL(q || p) enters the loss."""
+
+    CLOSED = "closed"
+    """Closed-form Gaussian KL, summed over parameters (no sampling noise)."""
+    MC = "mc"
+    """The article's Monte Carlo estimate log q(w) - log p(w) at the sampled weights."""
+
+
+class Init(StrEnum):
+    """Initialisation of the variational parameters."""
+
+    ARTICLE = "article"
+    """mu = 0 and rho = 0 (sigma = softplus(0) = 0.693) everywhere, as in the article."""
+    SCALED = "scaled"
+    """mu ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's Linear), rho = -5 (sigma ~ 0.0067)."""
+
+
+# Engine-wide caps: they stop absurd requests, not reasonable ones. The dashboard
+# applies tighter caps of its own.
+MAX_LAYERS = 8
+MAX_UNITS = 4096
+MAX_EPOCHS = 1_000_000
+MAX_SAMPLES = 4096
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides a Bayes-by-Backprop run. Defaults reproduce the article."""
+
+    hidden: tuple[int, ...] = (32,)  # hidden widths; () is Bayesian linear regression
+    activation: Activation = Activation.SIGMOID
+    prior_sigma: float = 10.0  # std of the N(0, prior_sigma^2) prior (the article's `prior_var=10`)
+    noise_sigma: float = 0.1  # likelihood std (the article's `noise_tol`); start value if learned
+    learn_noise: bool = False  # optimise one homoscedastic noise std with the rest
+    init: Init = Init.ARTICLE
+    lr: float = 0.1  # Adam learning rate
+    epochs: int = 2000
+    batch_size: int | None = None  # None: full batch, as in the article
+    train_samples: int = 1  # Monte Carlo weight samples per step
+    kl: KLEstimator = KLEstimator.CLOSED
+    kl_weight: float = 1.0  # multiplies the KL term of the ELBO (1 = the true ELBO)
+    local_reparam: bool = False  # sample pre-activations per example (Kingma et al. 2015)
+    standardize: bool = False  # fit on standardised x and y, report in original units
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Coerce the JSON-friendly forms (lists, strings) to the typed ones, then check.
+        object.__setattr__(self, "hidden", _as_hidden(self.hidden))
+        object.__setattr__(self, "activation", _as_enum(Activation, self.activation, "activation"))
+        object.__setattr__(self, "kl", _as_enum(KLEstimator, self.kl, "kl"))
+        object.__setattr__(self, "init", _as_enum(Init, self.init, "init"))
+        for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight"):
+            object.__setattr__(self, name, _as_float(getattr(self, name), name))
+        for name in ("epochs", "train_samples", "seed"):
+            object.__setattr__(self, name, _as_int(getattr(self, name), name))
+        for name in ("learn_noise", "local_reparam", "standardize"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        _require(0 < self.prior_sigma <= 1e6, "prior_sigma must be in (0, 1e6]", self.prior_sigma)
+        _require(0 < self.noise_sigma <= 1e6, "noise_sigma must be in (0, 1e6]", self.noise_sigma)
+        _require(0 < self.lr <= 10, "lr must be in (0, 10]", self.lr)
+        _require(0 <= self.kl_weight <= 1e6, "kl_weight must be in [0, 1e6]", self.kl_weight)
+        _require(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]", self.epochs)
+        _require(
+            1 <= self.train_samples <= MAX_SAMPLES,
+            f"train_samples must be in [1, {MAX_SAMPLES}]",
+            self.train_samples,
+        )
+        _require(0 <= self.seed < 2**63, "seed must be in [0, 2^63)", self.seed)
+        if self.batch_size is not None:
+            bs = _as_int(self.batch_size, "batch_size")
+            object.__setattr__(self, "batch_size", bs)
+            _require(bs >= 1, "batch_size must be at least 1 (or null for full batch)", bs)
+        if self.local_reparam and self.kl is KLEstimator.MC:
+            raise ConfigError(
+                "local_reparam samples pre-activations, not weights, so log q(w) is not "
+                "available: use kl='closed' with local_reparam"
+            )
+
+    # ---- JSON -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = (
+                value.value if isinstance(value, Enum) else list(value) if isinstance(value, tuple) else value
+            )
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _require(ok: bool, message: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(f"{message}, got {value!r}")
+
+
+def _as_enum(kind: type[Enum], value: object, name: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in kind)  # type: ignore[attr-defined]
+        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+def _as_float(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return out
+
+
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return value
+
+
+def _as_hidden(value: object) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+        raise ConfigError(f"hidden must be a list of layer widths such as [32], got {value!r}")
+    widths = tuple(_as_int(v, "hidden width") for v in value)
+    if len(widths) > MAX_LAYERS:
+        raise ConfigError(f"hidden may have at most {MAX_LAYERS} layers, got {len(widths)}")
+    for w in widths:
+        _require(1 <= w <= MAX_UNITS, f"each hidden width must be in [1, {MAX_UNITS}]", w)
+    return widths

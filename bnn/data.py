@@ -1,0 +1,106 @@
+"""Turning user arrays into checked tensors, and the standardisation of x and y.
+
+Point sets are validated here once: finite numbers only, at least one point, at most
+``MAX_POINTS`` of them and no magnitude above ``MAX_ABS``; each violation raises
+:class:`bnn.errors.PointsError` with a message a person understands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from torch import Tensor
+
+from bnn.errors import PointsError
+
+MAX_POINTS = 1_000_000
+MAX_ABS = 1e6  # larger inputs or targets saturate float32 nets and are almost surely typos
+MAX_FEATURES = 10_000
+
+
+def as_inputs(x: ArrayLike, name: str = "x") -> np.ndarray:
+    """(N,) or (N, D) numbers -> float64 array (N, D), checked."""
+    arr = _as_float_array(x, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise PointsError(f"{name} must be a list of numbers or a 2-D table, got {arr.ndim} dimensions")
+    if arr.shape[1] < 1 or arr.shape[1] > MAX_FEATURES:
+        raise PointsError(f"{name} must have between 1 and {MAX_FEATURES} columns, got {arr.shape[1]}")
+    _check_values(arr, name)
+    return arr
+
+
+def as_targets(y: ArrayLike, n: int | None = None, name: str = "y") -> np.ndarray:
+    """(N,) or (N, 1) numbers -> float64 array (N,), checked (and of length n if given)."""
+    arr = _as_float_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise PointsError(f"{name} must be one number per point, got shape {arr.shape}")
+    _check_values(arr, name)
+    if n is not None and arr.shape[0] != n:
+        raise PointsError(f"x has {n} points but {name} has {arr.shape[0]}; they must match")
+    return arr
+
+
+def _as_float_array(values: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(values, Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PointsError(f"{name} must hold numbers only") from None
+    return arr
+
+
+def _check_values(arr: np.ndarray, name: str) -> None:
+    n = arr.shape[0] if arr.ndim else 0
+    if n < 1:
+        raise PointsError(f"{name}: at least one point is needed")
+    if n > MAX_POINTS:
+        raise PointsError(f"{name}: at most {MAX_POINTS:,} points are allowed, got {n:,}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise PointsError(
+            f"{name}: every value must be a finite number; row {row + 1} holds {arr.reshape(n, -1)[row].tolist()}"
+        )
+    big = np.abs(arr) > MAX_ABS
+    if big.any():
+        row = int(np.argwhere(big)[0][0])
+        raise PointsError(
+            f"{name}: values must lie within ±{MAX_ABS:g}; row {row + 1} holds {arr.reshape(n, -1)[row].tolist()}"
+        )
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """x -> (x - x_mean) / x_std and y -> (y - y_mean) / y_std; identity when not standardising."""
+
+    x_mean: tuple[float, ...]
+    x_std: tuple[float, ...]
+    y_mean: float = 0.0
+    y_std: float = 1.0
+
+    @classmethod
+    def identity(cls, dim: int) -> Scaling:
+        return cls((0.0,) * dim, (1.0,) * dim)
+
+    @classmethod
+    def from_data(cls, x: np.ndarray, y: np.ndarray) -> Scaling:
+        """Training statistics; a constant column (or a single point) gets std 1."""
+        x_std = x.std(axis=0)
+        x_std[x_std == 0] = 1.0
+        y_std = float(y.std()) or 1.0
+        return cls(tuple(x.mean(axis=0).tolist()), tuple(x_std.tolist()), float(y.mean()), y_std)
+
+    def x(self, x: np.ndarray) -> Tensor:
+        out = (x - np.asarray(self.x_mean)) / np.asarray(self.x_std)
+        return torch.as_tensor(out, dtype=torch.get_default_dtype())
+
+    def y(self, y: np.ndarray) -> Tensor:
+        return torch.as_tensor((y - self.y_mean) / self.y_std, dtype=torch.get_default_dtype())

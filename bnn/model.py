@@ -1,0 +1,79 @@
+"""A Bayesian multilayer perceptron with one output and a Gaussian likelihood.
+
+The network (:class:`bnn.network.Layout`) evaluated at weights drawn from the
+mean-field posterior (:class:`bnn.posterior.MeanFieldGaussian`), as in Blundell et al.
+2015. ``hidden=()`` is a single Bayesian linear layer, i.e. Bayesian linear regression,
+which the tests use as a closed-form oracle. The observation noise std is fixed, or one
+learned softplus-parameterised scalar.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bnn.config import Config, Init
+from bnn.network import Layout
+from bnn.posterior import MeanFieldGaussian
+
+# rho of the "scaled" initialisation: sigma = softplus(-5) = 0.0067, small next to the
+# U(-1/sqrt(fan_in), 1/sqrt(fan_in)) means, so early training behaves like a plain net.
+SCALED_INIT_RHO = -5.0
+
+
+def softplus_inverse(y: float) -> float:
+    """log(exp(y) - 1), written to stay finite for large y."""
+    return y + math.log(-math.expm1(-y))
+
+
+class BayesMLP(nn.Module):
+    """input_dim -> hidden... -> 1, every weight Bayesian; forward gives f samples (S, N)."""
+
+    def __init__(self, input_dim: int, config: Config, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.layout = Layout.of(input_dim, config.hidden, config.activation)
+        scaled = config.init is Init.SCALED
+        mu = self.layout.init_mu(scaled, generator)
+        rho = torch.full_like(mu, SCALED_INIT_RHO if scaled else 0.0)
+        self.posterior = MeanFieldGaussian(mu, rho)
+        self.prior_sigma = config.prior_sigma
+        self.local_reparam = config.local_reparam
+        self.noise_rho = nn.Parameter(torch.tensor(softplus_inverse(config.noise_sigma)),
+                                      requires_grad=config.learn_noise)
+
+    @property
+    def input_dim(self) -> int:
+        return self.layout.widths[0]
+
+    @property
+    def noise_sigma(self) -> Tensor:
+        """The likelihood's std (fixed, or learned when the config says so)."""
+        return F.softplus(self.noise_rho)
+
+    def sample_weights(self, samples: int, generator: torch.Generator | None = None) -> Tensor:
+        """(S, P) weight vectors from q."""
+        return self.posterior.sample(samples, generator)
+
+    def forward(self, x: Tensor, samples: int = 1, generator: torch.Generator | None = None,
+                weights: Tensor | None = None) -> Tensor:
+        """x: (N, D) -> sampled network outputs f: (S, N).
+
+        With ``weights`` (S, P) those are used. Otherwise S fresh weight vectors are
+        drawn or, with local reparameterisation, S pre-activation draws per example.
+        """
+        if weights is None and self.local_reparam:
+            return self.layout.forward_local(x, self.posterior.mu, self.posterior.sigma, samples, generator)
+        if weights is None:
+            weights = self.sample_weights(samples, generator)
+        return self.layout.forward(x, weights)
+
+    def kl(self) -> Tensor:
+        """Closed-form KL(q || p) summed over every weight and bias."""
+        return self.posterior.kl(self.prior_sigma)
+
+    def log_q_minus_log_prior(self, weights: Tensor) -> Tensor:
+        """The article's KL estimate log q(w) - log p(w) at each sample: (S, P) -> (S,)."""
+        return self.posterior.log_q(weights) - self.posterior.log_prior(weights, self.prior_sigma)

@@ -1,0 +1,129 @@
+"""The optimisation driver: Adam on the negative ELBO, deterministic given the seed.
+
+One ``torch.Generator`` seeded from the config drives the initialisation, the
+minibatch order and every Monte Carlo draw, so a run is a function of (data, config).
+A callback sees the loss terms every ``callback_every`` steps and may stop the run
+(the dashboard streams the curve through it and cancels through it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from numpy.typing import ArrayLike
+
+from bnn.config import Config
+from bnn.data import Scaling, as_inputs, as_targets
+from bnn.loss import negative_elbo
+from bnn.model import BayesMLP
+
+HISTORY_COLUMNS = ("epoch", "step", "nll", "kl", "total", "noise_sigma")
+
+
+@dataclass
+class Fitted:
+    """A trained model with everything needed to predict and to reproduce it."""
+
+    model: BayesMLP
+    config: Config
+    scaling: Scaling
+    n_train: int
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def input_dim(self) -> int:
+        return self.model.input_dim
+
+    @property
+    def noise_sigma(self) -> float:
+        """The likelihood's std in the target's original units."""
+        return float(self.model.noise_sigma.detach()) * self.scaling.y_std
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the callback sees: the loss terms of the latest step, and the live model."""
+
+    epoch: int  # 1-based, finished epochs
+    step: int  # optimiser steps so far
+    epochs: int
+    nll: float
+    kl: float
+    total: float
+    noise_sigma: float  # in original units
+    fitted: Fitted  # the model as trained so far (not a copy: read it, don't keep it)
+
+
+Callback = Callable[[Progress], "bool | None"]
+
+
+def set_threads(n: int) -> None:
+    """Set torch's intra-op threads. The nets here are tiny: one thread avoids spin
+    overhead, and leaves the other cores to concurrent sessions (see README)."""
+    torch.set_num_threads(max(1, int(n)))
+
+
+def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Callback | None = None,
+        callback_every: int = 10) -> Fitted:
+    """Train a Bayes-by-Backprop network on points (x, y).
+
+    x: (N,) or (N, D); y: (N,). ``callback(progress)`` runs every ``callback_every``
+    optimiser steps and after the last one; returning True stops training early.
+    """
+    config = config or Config()
+    x_np = as_inputs(x)
+    y_np = as_targets(y, n=x_np.shape[0])
+    scaling = Scaling.from_data(x_np, y_np) if config.standardize else Scaling.identity(x_np.shape[1])
+    xt, yt = scaling.x(x_np), scaling.y(y_np)
+    n = xt.shape[0]
+
+    generator = torch.Generator().manual_seed(config.seed)
+    model_config = config.replace(noise_sigma=config.noise_sigma / scaling.y_std)
+    model = BayesMLP(xt.shape[1], model_config, generator=generator)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n)
+
+    batch = n if config.batch_size is None else min(config.batch_size, n)
+    steps_per_epoch = -(-n // batch)
+    rows: list[tuple[float, ...]] = []
+    start = time.perf_counter()
+    step = 0
+    stop = False
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(n, generator=generator) if batch < n else None
+        for b in range(steps_per_epoch):
+            idx = None if order is None else order[b * batch:(b + 1) * batch]
+            xb, yb = (xt, yt) if idx is None else (xt[idx], yt[idx])
+            optimiser.zero_grad(set_to_none=True)
+            terms = negative_elbo(model, xb, yb, n_total=n, samples=config.train_samples, kl=config.kl,
+                                  kl_weight=config.kl_weight, generator=generator)
+            terms.total.backward()
+            optimiser.step()
+            step += 1
+            last = epoch == config.epochs and b == steps_per_epoch - 1
+            if step % callback_every == 0 or last:
+                rows.append((epoch, step, terms.nll.item(), terms.kl.item(), terms.total.item(), fitted.noise_sigma))
+                if callback is not None:
+                    fitted.history = _history(rows)
+                    progress = Progress(epoch, step, config.epochs, *rows[-1][2:], fitted=fitted)
+                    if callback(progress):
+                        stop = not last
+                        break
+        if stop:
+            break
+    fitted.history = _history(rows)
+    fitted.stopped_early = stop
+    fitted.seconds = time.perf_counter() - start
+    model.eval()
+    return fitted
+
+
+def _history(rows: list[tuple[float, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return frame.astype({"epoch": "int64", "step": "int64"})
