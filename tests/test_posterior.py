@@ -18,7 +18,8 @@ def _posterior(p: int = 50, seed: int = 0) -> MeanFieldGaussian:
 def test_closed_form_kl_equals_torch_kl_divergence() -> None:
     q = _posterior()
     for prior_sigma in (0.1, 1.0, 10.0):
-        expected = kl_divergence(Normal(q.mu, q.sigma), Normal(0.0, prior_sigma)).sum()
+        prior = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(prior_sigma, dtype=torch.float64))
+        expected = kl_divergence(Normal(q.mu, q.sigma), prior).sum()
         torch.testing.assert_close(q.kl(prior_sigma), expected, rtol=1e-12, atol=1e-10)
 
 
