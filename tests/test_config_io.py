@@ -1,0 +1,114 @@
+"""Config validation and JSON round trip; model save/load; point-set checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnn
+from bnn import data
+
+
+def test_defaults_are_the_article_run() -> None:
+    cfg = bnn.Config()
+    assert cfg.hidden == (32,) and cfg.activation == "sigmoid" and cfg.prior_sigma == 10.0
+    assert cfg.noise_sigma == 0.1 and cfg.lr == 0.1 and cfg.epochs == 2000 and cfg.train_samples == 1
+    assert cfg.init == "article" and cfg.batch_size is None and not cfg.learn_noise
+
+
+def test_json_round_trip() -> None:
+    cfg = bnn.Config(hidden=(16, 8), activation="relu", kl="mc", batch_size=4, learn_noise=True, seed=7)
+    text = cfg.to_json()
+    assert json.loads(text)["hidden"] == [16, 8]
+    assert bnn.Config.from_json(text) == cfg
+    assert bnn.Config.from_json(bnn.Config().to_json()) == bnn.Config()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be in"),
+        ({"epochs": 2.5}, "epochs must be a whole number"),
+        ({"prior_sigma": -1.0}, "prior_sigma must be in"),
+        ({"noise_sigma": float("nan")}, "noise_sigma must be a finite number"),
+        ({"lr": "fast"}, "lr must be a number"),
+        ({"activation": "softmax"}, "activation must be one of"),
+        ({"kl": "exact"}, "kl must be one of"),
+        ({"hidden": [0]}, "each hidden width must be in"),
+        ({"hidden": "32"}, "hidden must be a list"),
+        ({"hidden": [2] * 20}, "at most"),
+        ({"train_samples": 10**6}, "train_samples must be in"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"learn_noise": "yes"}, "learn_noise must be true or false"),
+        ({"local_reparam": True, "kl": "mc"}, "local_reparam"),
+    ],
+)
+def test_bad_config_values_raise_clear_errors(changes: dict, message: str) -> None:
+    with pytest.raises(bnn.ConfigError, match=message):
+        bnn.Config.from_dict({**bnn.Config().to_dict(), **changes})
+
+
+def test_unknown_keys_and_bad_json_are_refused() -> None:
+    with pytest.raises(bnn.ConfigError, match="unknown config key.*hiddn"):
+        bnn.Config.from_dict({"hiddn": [3]})
+    with pytest.raises(bnn.ConfigError, match="not valid JSON"):
+        bnn.Config.from_json("{hidden: 3")
+    with pytest.raises(bnn.ConfigError, match="JSON object"):
+        bnn.Config.from_json("[1, 2]")
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path, article_points) -> None:
+    x, y = article_points
+    fitted = bnn.fit(x, y, bnn.Config(epochs=300, learn_noise=True, standardize=True, seed=3))
+    path = bnn.save(fitted, tmp_path / "model.pt")
+    loaded = bnn.load(path)
+    assert loaded.config == fitted.config and loaded.scaling == fitted.scaling
+    grid = np.linspace(-5, 5, 50)
+    pd.testing.assert_frame_equal(bnn.predict(loaded, grid), bnn.predict(fitted, grid))
+    pd.testing.assert_frame_equal(loaded.history, fitted.history)
+    assert loaded.noise_sigma == pytest.approx(fitted.noise_sigma)
+
+
+def test_loading_a_foreign_or_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model at all")
+    with pytest.raises(bnn.ModelFileError, match="not a bnn model file"):
+        bnn.load(junk)
+    with pytest.raises(bnn.ModelFileError, match="no such model file"):
+        bnn.load(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        ([], [], "at least one point"),
+        ([1.0, float("nan")], [1.0, 2.0], "finite number; row 2"),
+        ([1.0, 2.0], [1.0, float("inf")], "finite number; row 2"),
+        ([1.0, 2e9], [1.0, 2.0], "within"),
+        ([1.0, 2.0], [1.0], "must match"),
+        (["a", "b"], [1.0, 2.0], "numbers only"),
+        ([[[1.0]]], [1.0], "2-D table"),
+    ],
+)
+def test_bad_points_raise_points_error(x, y, message: str) -> None:
+    with pytest.raises(bnn.PointsError, match=message):
+        bnn.fit(x, y, bnn.Config(epochs=1))
+
+
+def test_too_many_points_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "MAX_POINTS", 10)
+    with pytest.raises(bnn.PointsError, match="at most 10 points"):
+        bnn.fit(np.zeros(11), np.zeros(11), bnn.Config(epochs=1))
+
+
+def test_predict_checks_its_inputs(article_fit: bnn.Fitted) -> None:
+    with pytest.raises(bnn.PointsError, match="input column"):
+        bnn.predict(article_fit, np.zeros((3, 2)))
+    with pytest.raises(bnn.ConfigError, match="level"):
+        bnn.predict(article_fit, [0.0], level=95)
+    with pytest.raises(bnn.ConfigError, match="samples"):
+        bnn.predict(article_fit, [0.0], samples=0)
