@@ -1,0 +1,377 @@
+"""Engine benchmark: ``bnn.fit`` against the article's per-sample loop, in ms per epoch.
+
+The article (a re-implementation of Blundell et al. 2015, "Weight Uncertainty in
+Neural Networks") trains its Bayesian network with a Python loop over Monte Carlo
+samples: each sample runs the network once, with Gaussian weights drawn and
+``torch.distributions.Normal`` objects built per layer. The engine draws all S weight
+vectors as one (S, P) tensor and evaluates the S networks with batched matmuls
+(``bnn.network``). ``python -m bnn.bench`` times both on the article's problem (six
+points of -x^4 + 3x^2 + 1, 1-32-1 sigmoid, prior sigma 10, noise 0.1, Adam lr 0.1):
+
+- ms per epoch, the best of ``--repeats`` runs of ``--epochs`` epochs after a warm-up,
+  at 1, 10 and 32 samples, for the article's loop and ``bnn.fit`` with ``kl="mc"``
+  (the article's estimator, so the ratio is like for like) and ``kl="closed"``;
+- the article's whole run, ``bnn.fit(x, y, Config(train_samples=32))`` for 2000 epochs;
+- peak memory: every case runs in a fresh subprocess, which reports its peak resident
+  set (``ru_maxrss``) and how much it grew while training (peak minus the resident set
+  after importing torch and building the data), so the sides' peaks are separable.
+
+Run ``python -m bnn.bench --help`` for the options; ``--check`` exits 1 on a missed target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from numpy.typing import ArrayLike
+from torch import Tensor, nn
+from torch.distributions import Normal
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import bnn
+from bnn import toys
+
+SAMPLE_COUNTS = (1, 10, 32)
+RATIO_TARGETS = {1: 3.0, 10: 30.0, 32: 80.0}  # article ms / bnn.fit ms (kl="mc"), at one thread
+FIT_SECONDS_TARGET = 1.5  # the article's 2000 epochs at 32 samples, end to end
+ARTICLE_EPOCHS = 2000
+_REPO = Path(__file__).resolve().parent.parent
+
+
+# ---- the article's implementation, re-written for timing -----------------------------
+class ArticleLayer(nn.Module):
+    """A Bayesian linear layer as the article writes it: mu/rho per weight and bias (all 0),
+    weights drawn with ``Normal(0, 1).sample`` on every forward, sigma = log(1 + exp(rho)),
+    and log p(w), log q(w) of the drawn weights from ``Normal`` objects, kept on the layer."""
+
+    def __init__(self, n_in: int, n_out: int, prior_sigma: float) -> None:
+        super().__init__()
+        self.w_mu = nn.Parameter(torch.zeros(n_out, n_in))
+        self.w_rho = nn.Parameter(torch.zeros(n_out, n_in))
+        self.b_mu = nn.Parameter(torch.zeros(n_out))
+        self.b_rho = nn.Parameter(torch.zeros(n_out))
+        self.prior = Normal(0.0, prior_sigma)
+        self.w, self.b = self.w_mu.detach(), self.b_mu.detach()
+        self.log_prior, self.log_post = torch.zeros(()), torch.zeros(())
+
+    def forward(self, x: Tensor) -> Tensor:
+        # The article's softplus, as written; it computes it twice per forward, we once.
+        w_sigma = torch.log(1 + torch.exp(self.w_rho))
+        b_sigma = torch.log(1 + torch.exp(self.b_rho))
+        w = self.w_mu + w_sigma * Normal(0.0, 1.0).sample(self.w_mu.shape)
+        b = self.b_mu + b_sigma * Normal(0.0, 1.0).sample(self.b_mu.shape)
+        self.w, self.b = w, b  # kept on the layer, as the article does
+        self.log_prior = self.prior.log_prob(w).sum() + self.prior.log_prob(b).sum()
+        # The article builds q from the means' `.data`: the same value as with the live
+        # means; the gradient gains a zero-mean term (tests/test_bench.py shows which).
+        self.log_post = (Normal(self.w_mu.detach(), w_sigma).log_prob(w).sum()
+                         + Normal(self.b_mu.detach(), b_sigma).log_prob(b).sum())
+        return F.linear(x, w, b)
+
+
+class ArticleNet(nn.Module):
+    """The article's 1-H-1 sigmoid network and its loss: a Python loop over S samples of
+    (output, log prior, log posterior, Gaussian log likelihood), then
+    loss = mean(log q) - mean(log p) - mean(log likelihood), i.e. the negative ELBO with
+    the Monte Carlo KL ``log q - log p``, the estimator of ``bnn.Config(kl="mc")``.
+
+    A faithful, straightforward equivalent, not a slowed one: per-sample terms are
+    collected in lists and stacked (as fast as the article's preallocated tensors
+    written row by row), and each layer's sigma is computed once per forward."""
+
+    def __init__(self, hidden: int = 32, prior_sigma: float = 10.0, noise_sigma: float = 0.1) -> None:
+        super().__init__()
+        self.hidden = ArticleLayer(1, hidden, prior_sigma)
+        self.out = ArticleLayer(hidden, 1, prior_sigma)
+        self.noise_sigma = noise_sigma
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(torch.sigmoid(self.hidden(x)))
+
+    def loss(self, x: Tensor, y: Tensor, samples: int) -> Tensor:
+        """x (N, 1), y (N,) -> the negative ELBO estimated from ``samples`` draws."""
+        log_priors, log_posts, log_likes = [], [], []
+        for _ in range(samples):
+            f = self(x).reshape(-1)
+            log_priors.append(self.hidden.log_prior + self.out.log_prior)
+            log_posts.append(self.hidden.log_post + self.out.log_post)
+            log_likes.append(Normal(f, self.noise_sigma).log_prob(y).sum())
+        return torch.stack(log_posts).mean() - torch.stack(log_priors).mean() - torch.stack(log_likes).mean()
+
+
+def article_train(x: ArrayLike, y: ArrayLike, epochs: int, samples: int, seed: int = 0) -> list[float]:
+    """The article's training run (Adam, lr 0.1, full batch); the loss every 10 epochs.
+
+    ``Normal.sample`` takes no generator, so, like the article, this draws from torch's
+    global generator, seeded here inside ``fork_rng`` to leave the caller's state alone.
+    """
+    xt = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 1)
+    yt = torch.as_tensor(y, dtype=torch.float32).reshape(-1)
+    losses = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = ArticleNet()
+        optimiser = torch.optim.Adam(net.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            optimiser.zero_grad()
+            loss = net.loss(xt, yt, samples)
+            loss.backward()
+            optimiser.step()
+            if epoch % 10 == 0:  # the article prints the loss every 10 epochs; bnn.fit logs it so
+                losses.append(loss.item())
+    return losses
+
+
+# ---- one measurement, run in a fresh process -----------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """One timing: ``impl`` is "article" or "bnn"; ``kl`` is bnn's estimator."""
+
+    impl: str
+    samples: int
+    epochs: int
+    repeats: int
+    threads: int = 1
+    kl: str = "mc"
+
+
+def _rss_mb() -> float:
+    """This process's peak resident set so far, in MB (ru_maxrss is KB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def measure(case: Case) -> dict[str, float]:
+    """Warm up, then time ``case.repeats`` runs: seconds, and the resident set in MB after
+    importing torch, after the warm-up (torch's lazily loaded runtime) and at the end."""
+    bnn.set_threads(case.threads)
+    x, y = toys.article_points()
+    if case.impl == "article":
+        def run(epochs: int) -> None:
+            article_train(x, y, epochs, case.samples)
+    else:
+        def run(epochs: int) -> None:
+            bnn.fit(x, y, bnn.Config(train_samples=case.samples, kl=case.kl, epochs=epochs))
+    rss = [_rss_mb()]
+    run(max(1, min(case.epochs // 10, 50)))  # first-call costs: dispatcher, allocator, Adam
+    rss.append(_rss_mb())
+    seconds = []
+    for _ in range(case.repeats):
+        start = time.perf_counter()
+        run(case.epochs)
+        seconds.append(time.perf_counter() - start)
+    rss.append(_rss_mb())
+    return {"seconds": min(seconds), "ms_per_epoch": 1e3 * min(seconds) / case.epochs, "all_seconds": seconds,
+            "rss_import_mb": rss[0], "rss_warm_mb": rss[1], "rss_peak_mb": rss[2]}
+
+
+def run_case(case: Case) -> dict[str, float]:
+    """``measure(case)`` in a fresh interpreter, so its peak memory is its own."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "bnn.bench", "--worker", json.dumps(asdict(case))],
+                          capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark case {case} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---- the whole benchmark -------------------------------------------------------------
+def run_all(epochs: int, repeats: int, samples: tuple[int, ...], threads: tuple[int, ...],
+            fit_epochs: int = ARTICLE_EPOCHS) -> dict[str, list[dict]]:
+    """Every case, one subprocess each, run one after another (two cores: no overlap)."""
+    per_epoch, end_to_end = [], []
+    for n in threads:
+        for s in samples:
+            row: dict = {"threads": n, "samples": s}
+            row["article"] = run_case(Case("article", s, epochs, repeats, n))
+            for kl in ("mc", "closed"):
+                row[f"bnn_{kl}"] = run_case(Case("bnn", s, epochs, repeats, n, kl))
+            row["ratio_mc"] = row["article"]["ms_per_epoch"] / row["bnn_mc"]["ms_per_epoch"]
+            row["ratio_closed"] = row["article"]["ms_per_epoch"] / row["bnn_closed"]["ms_per_epoch"]
+            per_epoch.append(row)
+        for kl in ("closed", "mc"):
+            res = run_case(Case("bnn", 32, fit_epochs, repeats, n, kl))
+            end_to_end.append({"threads": n, "kl": kl, "epochs": fit_epochs, **res})
+    return {"per_epoch": per_epoch, "end_to_end": end_to_end}
+
+
+def targets(results: dict[str, list[dict]], threads: int = 1) -> list[tuple[bool, str]]:
+    """(passed, description) of each target that the results cover, at ``threads``."""
+    out = []
+    for row in results["per_epoch"]:
+        target = RATIO_TARGETS.get(row["samples"])
+        if row["threads"] == threads and target is not None:
+            ratio = row["ratio_mc"]
+            out.append((ratio >= target, f"article / bnn.fit(kl='mc') at {row['samples']:>2} samples "
+                                         f">= {target:g}: {ratio:.1f}"))
+    for row in results["end_to_end"]:
+        if row["threads"] == threads and row["kl"] == "closed" and row["epochs"] == ARTICLE_EPOCHS:
+            out.append((row["seconds"] < FIT_SECONDS_TARGET,
+                        f"bnn.fit(Config(train_samples=32)), {ARTICLE_EPOCHS} epochs "
+                        f"< {FIT_SECONDS_TARGET:g} s: {row['seconds']:.2f} s"))
+    return out
+
+
+def _mem(res: dict) -> str:
+    """Peak MB (growth in the warm-up run, growth in the timed runs)."""
+    first, timed = res["rss_warm_mb"] - res["rss_import_mb"], res["rss_peak_mb"] - res["rss_warm_mb"]
+    return f"{res['rss_peak_mb']:.0f} (+{first:.0f}, +{timed:.1f})"
+
+
+def report(results: dict[str, list[dict]], meta: dict[str, str], epochs: int, repeats: int) -> list[str]:
+    """The printed tables and one PASS/FAIL line per target."""
+    lines = [f"bnn engine benchmark  {meta['date']}  commit {meta['commit']}  torch {meta['torch']}  "
+             f"python {meta['python']}  {meta['cpus']} CPUs  load avg {meta['load']}",
+             "problem: the article's 6 points of -x^4+3x^2+1, 1-32-1 sigmoid, prior sigma 10, noise 0.1, "
+             "Adam lr 0.1",
+             f"ms per epoch: best of {repeats} runs of {epochs} epochs after a warm-up, each case in a fresh process",
+             "", f"{'threads':>7} {'samples':>7} {'article':>9} {'bnn mc':>9} {'bnn closed':>10} "
+             f"{'ratio mc':>9} {'ratio closed':>12}"]
+    for r in results["per_epoch"]:
+        lines.append(f"{r['threads']:>7} {r['samples']:>7} {r['article']['ms_per_epoch']:>9.3f} "
+                     f"{r['bnn_mc']['ms_per_epoch']:>9.3f} {r['bnn_closed']['ms_per_epoch']:>10.3f} "
+                     f"{r['ratio_mc']:>9.1f} {r['ratio_closed']:>12.1f}")
+    lines += ["", "peak RSS of each case's process, MB (+ growth in the warm-up run, + growth in the timed runs)",
+              f"{'threads':>7} {'samples':>7} {'article':>17} {'bnn mc':>17} {'bnn closed':>17}"]
+    for r in results["per_epoch"]:
+        lines.append(f"{r['threads']:>7} {r['samples']:>7} {_mem(r['article']):>17} {_mem(r['bnn_mc']):>17} "
+                     f"{_mem(r['bnn_closed']):>17}")
+    lines += ["", f"bnn.fit(x, y, Config(train_samples=32, kl=...)) end to end, best of {repeats}",
+              f"{'threads':>7} {'kl':>7} {'epochs':>7} {'seconds':>8} {'ms/epoch':>9} {'RSS MB':>17}"]
+    for r in results["end_to_end"]:
+        lines.append(f"{r['threads']:>7} {r['kl']:>7} {r['epochs']:>7} {r['seconds']:>8.2f} "
+                     f"{r['ms_per_epoch']:>9.3f} {_mem(r):>17}")
+    threads = 1 if any(r["threads"] == 1 for r in results["per_epoch"]) else results["per_epoch"][0]["threads"]
+    lines += ["", f"targets (threads {threads})"]
+    lines += [f"{'PASS' if ok else 'FAIL'}  {text}" for ok, text in targets(results, threads)]
+    return lines
+
+
+# ---- where bnn.fit's time goes (--profile) -------------------------------------------
+def profile_step(samples: int, kl: str, steps: int = 500) -> dict[str, float]:
+    """Microseconds per phase of bnn.fit's optimiser step (the calls ``bnn.train.fit`` makes),
+    and the aten operators one step dispatches (forward, backward and Adam)."""
+    from bnn.loss import negative_elbo
+    from bnn.model import BayesMLP
+
+    cfg = bnn.Config(train_samples=samples, kl=kl)
+    x, y = toys.article_points()
+    xt, yt = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 1), torch.as_tensor(y, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = BayesMLP(1, cfg, generator=generator)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+
+    def step() -> list[float]:
+        marks = [time.perf_counter()]
+        optimiser.zero_grad(set_to_none=True)
+        marks.append(time.perf_counter())
+        terms = negative_elbo(model, xt, yt, n_total=len(y), samples=samples, kl=cfg.kl, generator=generator)
+        marks.append(time.perf_counter())
+        terms.total.backward()
+        marks.append(time.perf_counter())
+        optimiser.step()
+        marks.append(time.perf_counter())
+        return [b - a for a, b in zip(marks, marks[1:])]
+
+    for _ in range(50):
+        step()
+    spent = [sum(col) for col in zip(*(step() for _ in range(steps)))]
+    with _OpCounter() as counter:
+        step()
+    us = {name: 1e6 * t / steps for name, t in zip(("zero_grad", "loss", "backward", "adam"), spent)}
+    return {**us, "total": sum(us.values()), "aten_ops": float(counter.calls)}
+
+
+class _OpCounter(TorchDispatchMode):
+    """Counts the aten operators dispatched inside ``with``: on nets this small each costs
+    microseconds of overhead whatever its size, so the count explains the time. (The public
+    torch.profiler counts too, but logs to stderr in a way that cannot be switched off.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+# ---- command line --------------------------------------------------------------------
+def _meta() -> dict[str, str]:
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--", "bnn"):
+        commit += " (bnn/ has uncommitted changes)"
+    return {"date": date.today().isoformat(), "commit": commit, "torch": torch.__version__,
+            "python": platform.python_version(), "cpus": str(os.cpu_count()),
+            "load": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bnn.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=_positive, default=300, help="epochs per timed run (default 300)")
+    p.add_argument("--repeats", type=_positive, default=3, help="timed runs per case; the best counts (default 3)")
+    p.add_argument("--samples", type=_positive, nargs="+", default=list(SAMPLE_COUNTS),
+                   help="Monte Carlo samples per step to time (default 1 10 32)")
+    p.add_argument("--threads", type=_positive, nargs="+", default=[1],
+                   help="torch thread settings to time (default 1; targets are read at 1)")
+    p.add_argument("--fit-epochs", type=_positive, default=ARTICLE_EPOCHS,
+                   help=f"epochs of the end-to-end bnn.fit timing (default {ARTICLE_EPOCHS}, the article's)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
+    p.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    p.add_argument("--profile", action="store_true", help="also break bnn.fit's step into phases")
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one Case as JSON, figures to stdout
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure(Case(**json.loads(args.worker)))))
+        return 0
+    bnn.set_threads(1)
+    meta = _meta()
+    results = run_all(args.epochs, args.repeats, tuple(args.samples), tuple(args.threads), args.fit_epochs)
+    meta["load"] += " -> " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines = report(results, meta, args.epochs, args.repeats)
+    if args.profile:
+        lines += ["", "bnn.fit step, microseconds per phase (1 thread)",
+                  f"{'kl':>7} {'samples':>7} {'zero_grad':>9} {'loss':>7} {'backward':>8} {'adam':>7} "
+                  f"{'total':>7} {'aten ops':>8}"]
+        for kl in ("mc", "closed"):
+            for s in args.samples:
+                p = profile_step(s, kl)
+                results.setdefault("profile", []).append({"kl": kl, "samples": s, **p})
+                lines.append(f"{kl:>7} {s:>7} {p['zero_grad']:>9.0f} {p['loss']:>7.0f} {p['backward']:>8.0f} "
+                             f"{p['adam']:>7.0f} {p['total']:>7.0f} {p['aten_ops']:>8.0f}")
+    print("\n".join(lines))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, **results}, indent=2))
+    threads = 1 if 1 in args.threads else args.threads[0]
+    return 1 if args.check and not all(ok for ok, _ in targets(results, threads)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
