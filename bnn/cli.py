@@ -38,7 +38,8 @@ from bnn.train import Fitted, Progress, fit, set_threads
 
 EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_GRID = "-5:5:100"
-MAX_GRID = 100_000  # prediction points; S x N draws are held in memory
+MAX_GRID = 100_000  # prediction points
+MAX_DRAWS = 20_000_000  # samples x points: predict holds a few float64 arrays of this size (~160 MB each)
 EXPRESSION_RANGE, EXPRESSION_POINTS = (-2.0, 2.0), 20  # the article's data interval
 
 _CONFIG_HELP = {
@@ -309,6 +310,14 @@ def _training_points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _prediction_inputs(args: argparse.Namespace, dim: int, fallback: np.ndarray | None) -> np.ndarray:
+    x_new = _chosen_inputs(args, dim, fallback)
+    if args.samples * len(x_new) > MAX_DRAWS:
+        raise UsageError(f"{args.samples} samples at {len(x_new)} points is too many draws (more than "
+                         f"{MAX_DRAWS:,}); lower --samples or the number of points")
+    return x_new
+
+
+def _chosen_inputs(args: argparse.Namespace, dim: int, fallback: np.ndarray | None) -> np.ndarray:
     if args.x_csv is not None:
         if args.grid is not None:
             raise UsageError("give --grid or --x-csv, not both")
@@ -384,7 +393,7 @@ def _read_text(path: str) -> str:
     try:
         return Path(path).read_text()
     except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not a text (JSON) file") from None
+        raise ConfigError("not a text (JSON) file") from None
 
 
 def main(argv: list[str] | None = None) -> int:

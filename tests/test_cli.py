@@ -183,6 +183,7 @@ BAD = [
     (["fit", "--kl", "mc", "--local-reparam"], "local_reparam"),
     (["fit", "--level", "1.5"], "level must be a probability"),
     (["fit", "--samples", "0"], "samples must be a whole number"),
+    (["fit", "--samples", "10000", "--grid", "0:1:100000"], "too many draws"),
     (["fit", "--out", "no/such/dir/p.csv"], "the folder no/such/dir does not exist"),
     (["fit", "--points", "1,2", "--function", "sin(x)"], "not allowed with"),
     (["fit", "--points", "1,2,3;4,5,6", "--grid", "0:1:3"], "give them with --x-csv"),
