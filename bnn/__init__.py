@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bnn.config import Activation, Config, Init, KLEstimator
 from bnn.errors import BNNError, ConfigError, ExpressionError, ModelFileError, PointsError
+from bnn.expr import compile_expression
 from bnn.io import load, save
 from bnn.predict import predict, sample_functions
 from bnn.train import Fitted, Progress, fit, set_threads
@@ -26,6 +27,7 @@ __all__ = [
     "ModelFileError",
     "PointsError",
     "Progress",
+    "compile_expression",
     "fit",
     "load",
     "predict",

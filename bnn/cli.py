@@ -31,9 +31,7 @@ from bnn.data import as_inputs, as_targets
 from bnn.errors import BNNError, ConfigError, ExpressionError, PointsError
 from bnn.expr import compile_expression
 from bnn.io import load, save
-from bnn.predict import _check_level as check_level
-from bnn.predict import _check_samples as check_samples
-from bnn.predict import predict
+from bnn.predict import check_level, check_samples, predict
 from bnn.train import Fitted, Progress, fit, set_threads
 
 EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130

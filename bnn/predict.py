@@ -43,7 +43,7 @@ def sample_functions(fitted: Fitted, x: ArrayLike, samples: int = 100,
     The draws come from ``generator`` if given, else from a generator seeded with
     ``seed`` (default: the config's seed), so the same call gives the same draws.
     """
-    _check_samples(samples)
+    check_samples(samples)
     x_np = _checked_inputs(fitted, x)
     if generator is None:
         generator = torch.Generator().manual_seed(fitted.config.seed if seed is None else seed)
@@ -54,7 +54,7 @@ def sample_functions(fitted: Fitted, x: ArrayLike, samples: int = 100,
 def predict(fitted: Fitted, x_new: ArrayLike, samples: int = 100, level: float = 0.95,
             seed: int | None = None, generator: torch.Generator | None = None) -> pd.DataFrame:
     """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
-    _check_level(level)
+    check_level(level)
     x_np = _checked_inputs(fitted, x_new)
     f = sample_functions(fitted, x_np, samples=samples, generator=generator, seed=seed)
     table = pd.DataFrame(x_np, columns=input_columns(x_np.shape[1]))
@@ -109,11 +109,14 @@ def _checked_inputs(fitted: Fitted, x: ArrayLike) -> np.ndarray:
     return x_np
 
 
-def _check_samples(samples: int) -> None:
+def check_samples(samples: int) -> None:
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_PREDICT_SAMPLES:
         raise ConfigError(f"samples must be a whole number in [1, {MAX_PREDICT_SAMPLES}], got {samples!r}")
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not (0 < level < 1) or math.isnan(level):
         raise ConfigError(f"level must be a probability strictly between 0 and 1 (0.95 for 95 %), got {level!r}")
+
+
+_check_samples, _check_level = check_samples, check_level  # old private names, still used by bnn.methods
