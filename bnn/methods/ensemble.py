@@ -1,0 +1,65 @@
+"""A deep ensemble (Lakshminarayanan et al. 2017, "Simple and Scalable Predictive
+Uncertainty Estimation using Deep Ensembles"): M networks of the model, each started
+from its own random initialisation and trained to the MAP, predicting as the uniform
+mixture of the members.
+
+The members are the rows of one (M, P) weight tensor trained in one batched Adam pass
+(:mod:`bnn.methods.optimise`), not a Python loop over networks. The likelihood is the
+model's homoscedastic Gaussian (the paper's members also learn a variance per input;
+here every method shares the model of :class:`bnn.Config`), and adversarial training is
+left out, as the paper's ablations show it matters little next to the ensembling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from numpy.typing import ArrayLike
+from torch import Tensor
+
+from bnn.config import Config
+from bnn.methods import optimise
+from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
+from bnn.methods.settings import check_int, check_training
+from bnn.network import Layout
+
+MAX_MEMBERS = 1000
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """A deep ensemble's own settings; the model and seed come from :class:`bnn.Config`."""
+
+    members: int = 10
+    epochs: int = 2000
+    lr: float = 0.01  # Adam learning rate
+    batch_size: int | None = None  # None: full batch
+    weight_decay: float | None = None  # None: 1/(N prior_sigma^2), the MAP of the model's prior
+
+    def __post_init__(self) -> None:
+        check_int(self, "members", 1, MAX_MEMBERS)
+        check_training(self)
+
+
+@dataclass
+class FittedEnsemble(FittedMethod):
+    layout: Layout | None = None
+    weights: Tensor | None = None  # (M, P)
+
+    def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
+        """Member m's function repeated in turn: S = M draws are each member once."""
+        members = self.weights.shape[0]
+        f = self.layout.forward(x.to(self.weights.dtype), self.weights)  # (M, N)
+        return f[torch.arange(samples) % members]
+
+
+def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: EnsembleConfig | None = None,
+        callback: MethodCallback | None = None) -> FittedEnsemble:
+    """Train ``members`` networks of the config's model together."""
+    settings = method_config or EnsembleConfig()
+    clock = Stopwatch()
+    nets = optimise.train_networks(x, y, config, settings, members=settings.members, method="ensemble",
+                                   callback=callback, decay=settings.weight_decay)
+    return FittedEnsemble(**nets.fitted_fields("ensemble", config, settings, clock), layout=nets.layout,
+                          weights=nets.trained.weights)
