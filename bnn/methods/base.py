@@ -25,7 +25,7 @@ from torch import Tensor
 from bnn.config import Config
 from bnn.data import Scaling, as_inputs, as_targets
 from bnn.errors import PointsError
-from bnn.predict import SUMMARY_COLUMNS, _check_level, _check_samples, input_columns, summarise
+from bnn.predict import SUMMARY_COLUMNS, check_level, check_samples, input_columns, summarise
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class FittedMethod(ABC):
     def sample_functions(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
                          generator: torch.Generator | None = None) -> np.ndarray:
         """S function draws at x in original units: (S, N); seeded like :func:`bnn.sample_functions`."""
-        _check_samples(samples)
+        check_samples(samples)
         x_np = self._checked(x)
         if generator is None:
             generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
@@ -121,7 +121,7 @@ class FittedMethod(ABC):
     def predict(self, x_new: ArrayLike, samples: int = 100, level: float = 0.95, seed: int | None = None,
                 generator: torch.Generator | None = None) -> pd.DataFrame:
         """The table of :func:`bnn.predict`: inputs, then ``SUMMARY_COLUMNS``."""
-        _check_level(level)
+        check_level(level)
         x_np = self._checked(x_new)
         f = self.sample_functions(x_np, samples=samples, seed=seed, generator=generator)
         table = pd.DataFrame(x_np, columns=input_columns(x_np.shape[1]))
