@@ -33,6 +33,7 @@ from bnn.expr import compile_expression
 from bnn.io import load, save
 from bnn.predict import check_level, check_samples, predict
 from bnn.train import Fitted, Progress, fit, set_threads
+from bnn.uci_cli import add_uci
 
 EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_GRID = "-5:5:100"
@@ -91,7 +92,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m bnn", description="Bayes-by-Backprop regression (Blundell et al. 2015).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_fit, _add_predict):
+    for add in (_add_fit, _add_predict, add_uci):
         add(sub)
     return parser
 
@@ -399,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: fit or predict (python -m bnn COMMAND --help)")
+            raise UsageError("choose a command: fit, predict or uci (python -m bnn COMMAND --help)")
         set_threads(getattr(args, "threads", 1))
         return args.run(args)
     except SystemExit as exc:  # --help
