@@ -1,0 +1,149 @@
+"""Plotly figures of a fit: the posterior band, the loss curve, the weights against the prior.
+
+The band is computed once from S posterior function draws on a grid (as
+:func:`bnn.predict` computes it, same seed, same numbers), so the outer band, the
+inner band and the drawn functions all come from the same draws. Figures are plain
+``plotly.graph_objects.Figure`` objects: the dashboard shows them, a notebook or the
+CLI can write them to HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from bnn.predict import SUMMARY_COLUMNS, input_columns, sample_functions, summarise
+from bnn.train import Fitted
+from bnn.view import Band, View
+
+BAND_COLOUR = "31, 119, 180"
+INNER_COLOUR = "31, 119, 180"
+LOSS_COLOURS = {"total": "#1f77b4", "nll": "#ff7f0e", "kl": "#2ca02c"}
+LOSS_LABELS = {"total": "total (negative ELBO)", "nll": "negative log-likelihood", "kl": "KL(q || p)"}
+
+
+@dataclass(frozen=True)
+class BandData:
+    """The predictive table on a grid (the engine's columns), an optional inner band, and
+    the first few of the function draws behind them."""
+
+    table: pd.DataFrame
+    inner: dict[str, np.ndarray] | None
+    functions: np.ndarray  # (k, G)
+
+
+def band_data(fitted: Fitted, view: View, samples: int | None = None, grid: int = 200) -> BandData:
+    """Draw ``samples`` (default ``view.samples``) functions on ``grid`` points of the view's range."""
+    x = np.linspace(view.x_low, view.x_high, grid)
+    f = sample_functions(fitted, x, samples=samples or view.samples)  # (S, G), seeded by the config
+    table = pd.DataFrame(x[:, None], columns=input_columns(1))
+    summary = summarise(f, fitted.noise_sigma, view.level)
+    for name in SUMMARY_COLUMNS:
+        table[name] = summary[name]
+    inner = summarise(f, fitted.noise_sigma, view.inner) if view.inner else None
+    return BandData(table, inner, f[: view.functions])
+
+
+def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray] | None = None,
+                truth: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """Mean, band(s), drawn functions, true function and points; hover gives x, mean, interval."""
+    t = data.table
+    lo, hi = ("f_lower", "f_upper") if view.band is Band.F else ("lower", "upper")
+    what = "f" if view.band is Band.F else "y"
+    fig = go.Figure()
+    _add_band(fig, t["x"], t[lo], t[hi], f"{view.level:.0%} interval of {what}", f"rgba({BAND_COLOUR}, 0.18)")
+    if data.inner is not None:
+        _add_band(fig, t["x"], data.inner[lo], data.inner[hi], f"{view.inner:.0%} interval of {what}",
+                  f"rgba({INNER_COLOUR}, 0.30)")
+    for k, f in enumerate(data.functions):
+        fig.add_scatter(x=t["x"], y=f, mode="lines", line={"width": 1, "color": "rgba(90, 90, 90, 0.45)"},
+                        name="sampled functions", legendgroup="functions", showlegend=k == 0, hoverinfo="skip")
+    if truth is not None:
+        fig.add_scatter(x=t["x"], y=truth, mode="lines", name="true function",
+                        line={"color": "#2ca02c", "dash": "dash", "width": 2}, hoverinfo="skip")
+    fig.add_scatter(
+        x=t["x"], y=t["mean"], mode="lines", name="predictive mean", line={"color": f"rgb({BAND_COLOUR})", "width": 3},
+        customdata=np.stack([t[lo], t[hi]], axis=1),
+        hovertemplate=(f"x = %{{x:.3f}}<br>mean = %{{y:.3f}}<br>{view.level:.0%} interval of {what}: "
+                       "[%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>"),
+    )
+    if points is not None:
+        fig.add_scatter(x=points[0], y=points[1], mode="markers", name="training points",
+                        marker={"color": "#d62728", "size": 8, "line": {"color": "white", "width": 1}},
+                        hovertemplate="point (%{x:.3f}, %{y:.3f})<extra></extra>")
+    fig.update_layout(title=title or None, xaxis_title="x", yaxis_title=what, hovermode="closest",
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(range=[view.x_low, view.x_high])
+    fig.update_yaxes(range=_y_range(t[lo], t[hi], None if points is None else points[1]))
+    return fig
+
+
+def _y_range(lower: pd.Series, upper: pd.Series, y: np.ndarray | None) -> list[float]:
+    """Frame the band and the points; a true function running off to +-500 must not flatten them."""
+    values = [np.asarray(lower), np.asarray(upper)] + ([np.asarray(y)] if y is not None else [])
+    lo, hi = float(min(v.min() for v in values)), float(max(v.max() for v in values))
+    pad = 0.08 * (hi - lo) or 1.0
+    return [lo - pad, hi + pad]
+
+
+def _add_band(fig: go.Figure, x: pd.Series, lower: np.ndarray, upper: np.ndarray, name: str, colour: str) -> None:
+    fig.add_scatter(x=x, y=lower, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip",
+                    legendgroup=name)
+    fig.add_scatter(x=x, y=upper, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=colour, name=name,
+                    hoverinfo="skip", legendgroup=name)
+
+
+def loss_figure(history: pd.DataFrame, log: bool = False, max_rows: int = 600) -> go.Figure:
+    """Total, negative log-likelihood and KL against the epoch; thinned to ``max_rows`` rows."""
+    h = history.iloc[:: max(1, -(-len(history) // max_rows))] if len(history) else history
+    fig = go.Figure()
+    for column in ("total", "nll", "kl"):
+        fig.add_scatter(x=h["epoch"], y=h[column], mode="lines", name=LOSS_LABELS[column],
+                        line={"color": LOSS_COLOURS[column], "width": 2})
+    fig.update_layout(xaxis_title="epoch", yaxis_title="loss", hovermode="x unified",
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    fig.update_yaxes(type="log" if log else "linear")
+    return fig
+
+
+def weights_figure(mu: np.ndarray, sigma: np.ndarray, prior_sigma: float, title: str = "") -> go.Figure:
+    """Histograms of the posterior means and stds, with the prior N(0, prior_sigma^2) over the means
+    and the prior's sigma marked on the stds."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("posterior means μ", "posterior stds σ (log scale)"))
+    fig.add_histogram(x=mu, histnorm="probability density", name="μ", marker_color="#1f77b4", row=1, col=1)
+    span = max(3 * prior_sigma, float(np.abs(mu).max(initial=0.0)))
+    grid = np.linspace(-span, span, 200)
+    density = np.exp(-0.5 * (grid / prior_sigma) ** 2) / (prior_sigma * np.sqrt(2 * np.pi))
+    fig.add_scatter(x=grid, y=density, mode="lines", name=f"prior N(0, {prior_sigma:g}²)",
+                    line={"color": "#d62728", "dash": "dash"}, row=1, col=1)
+    # sigmas span orders of magnitude (a collapsed one is 1e-3 of the prior's), so bin log10(sigma)
+    fig.add_histogram(x=np.log10(sigma), name="log10 σ", marker_color="#ff7f0e", row=1, col=2)
+    fig.add_vline(x=float(np.log10(prior_sigma)), line={"color": "#d62728", "dash": "dash"}, row=1, col=2,
+                  annotation_text="prior σ", annotation_position="top left")
+    fig.update_xaxes(title_text="μ", row=1, col=1)
+    fig.update_xaxes(title_text="log₁₀ σ", row=1, col=2)
+    fig.update_layout(title=title or None, showlegend=False, bargap=0.05,
+                      margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10})
+    return fig
+
+
+def functions_figure(x: np.ndarray, functions: np.ndarray, points: tuple[np.ndarray, np.ndarray] | None = None,
+                     title: str = "") -> go.Figure:
+    """Function draws (S, N) over x as thin lines, with the points if given."""
+    fig = go.Figure()
+    for k, f in enumerate(functions):
+        fig.add_scatter(x=x, y=f, mode="lines", line={"width": 1, "color": "rgba(31, 119, 180, 0.5)"},
+                        name="drawn functions", legendgroup="f", showlegend=k == 0, hoverinfo="skip")
+    if points is not None:
+        fig.add_scatter(x=points[0], y=points[1], mode="markers", name="training points",
+                        marker={"color": "#d62728", "size": 8})
+    fig.update_layout(title=title or None, xaxis_title="x", yaxis_title="f(x)",
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
