@@ -105,6 +105,10 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
             bar.update(done - bar.n)
             bar.set_description(f"{dataset.name} (split {min(outcome.split + 2, count)}/{count})")
             bar.set_postfix(ll=f"{outcome.scores.test_ll:.3f}", rmse=f"{outcome.scores.rmse:.3g}")
+            if bar.disable and not quiet:  # no terminal (a log file): one line per split instead
+                print(f"{dataset.name} split {outcome.split + 1}/{count}: rmse {outcome.scores.rmse:.4g}, "
+                      f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
+                      f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
         return run(dataset, protocol, splits, on_split=finished, callback=show)
 
