@@ -1,0 +1,114 @@
+"""The dashboard (``streamlit run app.py``): its main page, and the navigation to ``pages/``.
+
+The main page reads the controls (sidebar) and the point set (right), builds the
+state, puts it in the link, trains or fetches the fit (left, streaming), draws the
+band and offers the downloads. Every piece of logic lives in ``bnn/`` (engine, caps,
+link codec, plots) or ``ui/`` (widgets and session plumbing). Every file in
+``pages/`` becomes a page, in name order, titled from its name.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from bnn.config import Config
+from bnn.share import AppState
+from bnn.view import View
+from ui import live, result, runner, sidebar
+from ui import points as ui_points
+from ui import state as ui_state
+
+st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon="🎯", layout="wide")
+log = logging.getLogger("bnn.app")
+
+
+def last_good(name: str, value: object, default: object) -> object:
+    """The value if it is good (not None), else the last good one: bad input never blanks the page."""
+    if value is not None:
+        st.session_state[f"last_good_{name}"] = value
+        return value
+    return st.session_state.get(f"last_good_{name}", default)
+
+
+def link_problems() -> None:
+    problems = st.session_state.get(ui_state.LINK_PROBLEMS)
+    if problems:
+        st.warning("This link had values that could not be used; defaults were put in their place:\n\n"
+                   + "\n".join(f"- {p}" for p in problems), icon="🔗")
+        st.button("Dismiss", key="dismiss_link_problems",
+                  on_click=lambda: st.session_state.pop(ui_state.LINK_PROBLEMS, None))
+
+
+def training_panel(state: AppState, fn: object) -> None:
+    buttons = st.columns([1, 1, 2, 2], vertical_alignment="center")
+    clicked = buttons[0].button("Train", key="train", type="primary", width="stretch")
+    key = runner.key_of(state)
+    fitted = runner.CACHE.get(key)
+    training = fitted is None and live.wants_training(key, clicked)
+    stop_slot = buttons[1].empty()
+    if training:
+        stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
+    buttons[2].toggle("Train on every change", key="auto_train", persist_state="session")
+    log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
+    status, band_slot, loss_slot = st.empty(), st.empty(), st.empty()
+    if training:
+        fitted = live.run(state, live.LiveTraining(state, fn, status, band_slot, loss_slot, log_scale))
+    stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
+    if not training and fitted is not None:
+        st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
+    shown: live.Shown | None = st.session_state.get(live.SHOWN)
+    if shown is None:
+        status.info("Press **Train** to fit these points.")
+        return
+    if shown.key != key:
+        status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
+    else:
+        f = shown.fitted
+        status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
+                       f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
+    data, samples = result.band_data(shown.fitted, shown.key, state.view)
+    if samples < state.view.samples:
+        st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
+                   f"{state.view.samples}, to keep the page quick.")
+    result.band_chart(band_slot, data, state.view, state.points, fn, key="band_chart")
+    result.loss_chart(loss_slot, shown.fitted.history, log_scale, key="loss_chart")
+    if log_scale and (shown.fitted.history[["total", "nll"]] <= 0).any().any():
+        st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
+    with st.expander("Downloads", expanded=False):
+        result.downloads(shown.fitted, data)
+
+
+def dashboard() -> None:
+    ui_state.init_session()
+    config, view = sidebar.render()
+    config = last_good("config", config, Config())
+    view = last_good("view", view, View())
+    st.title("Bayes-by-Backprop, interactively")
+    st.caption("A Bayesian neural network learns a distribution over its weights (Blundell et al. 2015). "
+               "The band shows what it is unsure about. Change anything on the left or the points on the right.")
+    link_problems()
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        points, toy, expression, fn = ui_points.render()
+    state = AppState(config=config, view=view, points=points, toy=toy, expression=expression)
+    encoded = ui_state.write_link(state)
+    with left:
+        training_panel(state, fn)
+        result.share_box(encoded)
+
+
+def main() -> None:
+    pages = sorted((Path(__file__).parent / "pages").glob("[0-9]*.py"))
+    home = st.Page(dashboard, title="Dashboard", icon="🎯", default=True)
+    st.navigation([home, *(st.Page(p) for p in pages)]).run()
+
+
+try:
+    main()
+except Exception:  # the last line of defence: a message, never a traceback (config.toml hides details too)
+    log.exception("dashboard error")
+    st.error("Something went wrong on our side; the last good result is kept. Changing a control or "
+             "reloading the page usually helps.")

@@ -1,0 +1,124 @@
+"""The training panel: when to train, and the loss curve and band streaming while it runs.
+
+A run starts on the session's first load (so a newcomer sees the article's band
+without pressing anything), on Train, on any change when "Train on every change" is
+on, and again after a rerun interrupted it with the same settings (moving a view
+control mid-run). Streamlit stops a run by raising its control exceptions from the
+next ``st`` call, which the progress callback makes a few times a second, so a
+changed control or Stop ends the run within a fraction of a second. Only finished
+runs are kept (see :mod:`ui.runner`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+import bnn
+from bnn import plots, share
+from bnn.share import AppState
+from ui import result, runner
+
+PENDING, STOPPED, SHOWN = "pending_fit", "stopped_fit", "shown_fit"
+LIVE_SAMPLES = 50  # draws behind the band while training: enough for its shape, cheap
+LOSS_EVERY = 0.3  # seconds between loss-curve redraws
+
+
+@dataclass
+class Shown:
+    """The fit on screen and the state it was trained for."""
+
+    key: runner.Key
+    fitted: bnn.Fitted
+    state: AppState
+
+
+def stop() -> None:
+    """Stop button callback: forget the running request so the rerun does not restart it."""
+    st.session_state[STOPPED] = st.session_state.pop(PENDING, None)
+
+
+def wants_training(key: runner.Key, clicked: bool) -> bool:
+    ss = st.session_state
+    if clicked:
+        ss.pop(STOPPED, None)
+        return True
+    if ss.get(PENDING) not in (None, key):
+        ss.pop(PENDING)  # a run for settings that have changed since: abandoned
+    if ss.get(STOPPED) == key:
+        return False
+    return ss.get(PENDING) == key or SHOWN not in ss or bool(ss.get("auto_train"))
+
+
+@dataclass
+class LiveTraining:
+    """Progress callbacks that redraw the status, the loss curve and the band, throttled by time."""
+
+    state: AppState
+    fn: object
+    status: st.delta_generator.DeltaGenerator
+    band_slot: st.delta_generator.DeltaGenerator
+    loss_slot: st.delta_generator.DeltaGenerator
+    log: bool
+    _last_loss: float = 0.0
+    _last_band: float = 0.0
+    _band_every: float = 0.6
+    _frames: int = field(default=0)
+
+    def on_wait(self, waited: float) -> None:
+        self.status.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
+                            f"Retrying… ({waited:.0f} s)", icon="⏳")
+
+    def on_progress(self, p: bnn.Progress) -> None:
+        now = time.monotonic()
+        if now - self._last_loss >= LOSS_EVERY:
+            self._last_loss = now
+            self._frames += 1
+            self.status.progress(p.epoch / p.epochs,
+                                 text=f"Training… epoch {p.epoch:,} of {p.epochs:,} · loss {p.total:.4g}")
+            result.loss_chart(self.loss_slot, p.fitted.history, self.log, key=f"live_loss_{self._frames}")
+        if now - self._last_band >= self._band_every:
+            view = self.state.view
+            data = plots.band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
+            result.band_chart(self.band_slot, data, view, self.state.points, self.fn, key=f"live_band_{self._frames}",
+                              title=f"during training: epoch {p.epoch:,}")
+            # a big network's band costs seconds: redraw it at most a fifth of the time
+            self._band_every = max(0.6, 5 * (time.monotonic() - now))
+            self._last_band = time.monotonic()
+
+
+def current_fit() -> Shown | None:
+    """The fit on the main page; in a session that starts on another page, the fit of the
+    link's state (or the article's run), trained now. None (with a message) if refused."""
+    shown = st.session_state.get(SHOWN)
+    if shown is not None:
+        return shown
+    state = share.decode(st.query_params.to_dict()).state
+    slot = st.empty()
+    try:
+        with st.spinner("No fit in this session yet: fitting the main page's settings…"):
+            fitted = runner.train(state, on_wait=lambda waited: slot.warning(
+                f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"))
+    except bnn.BNNError as exc:
+        slot.error(f"Could not fit: {exc}", icon="⚠️")
+        return None
+    slot.empty()
+    st.session_state[SHOWN] = Shown(runner.key_of(state), fitted, state)
+    return st.session_state[SHOWN]
+
+
+def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
+    """Train ``state`` with live updates; None (and a message) if the caps or the server refuse it."""
+    key = runner.key_of(state)
+    st.session_state[PENDING] = key
+    try:
+        fitted = runner.train(state, live.on_progress, live.on_wait)
+    except bnn.BNNError as exc:
+        st.session_state.pop(PENDING, None)
+        live.status.error(f"Not trained: {exc}. The last result stays on screen.", icon="⚠️")
+        return None
+    st.session_state.pop(PENDING, None)
+    st.session_state[SHOWN] = Shown(key, fitted, state)
+    return fitted

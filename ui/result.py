@@ -1,0 +1,86 @@
+"""Drawing a fit: the band and the loss curve, the downloads, the share link.
+
+The band's numbers come from :func:`bnn.plots.band_data` (the engine's predictive
+table), cached per (fit, view) in a bounded Streamlit cache so that moving a view
+control redraws at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import bnn
+from bnn import plots
+from bnn.limits import LIMITS, affordable_predict_samples
+from bnn.points import Points
+from bnn.share import Encoded
+from bnn.view import View
+from ui import runner
+from ui import state as ui_state
+from ui.points import truth_on
+
+CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "bnn-band"}}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _band_data(_fitted: bnn.Fitted, key: runner.Key, view: View, samples: int) -> plots.BandData:
+    return plots.band_data(_fitted, view, samples=samples, grid=LIMITS.grid)
+
+
+def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[plots.BandData, int]:
+    """The band of the fit ``key`` names on the view's grid (cached), and how many draws it
+    used (fewer than asked for a network too big to afford them)."""
+    samples = affordable_predict_samples(fitted.config, view.samples)
+    return _band_data(fitted, key, view, samples), samples
+
+
+def band_chart(slot: st.delta_generator.DeltaGenerator, data: plots.BandData, view: View, points: Points,
+               fn: Callable[[np.ndarray], np.ndarray] | None, key: str, title: str = "") -> None:
+    truth = truth_on(fn, data.table["x"].to_numpy())
+    fig = plots.band_figure(data, view, points=(points.x, points.y), truth=truth, title=title)
+    fig.update_layout(height=460)
+    slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def loss_chart(slot: st.delta_generator.DeltaGenerator, history: object, log: bool, key: str) -> None:
+    fig = plots.loss_figure(history, log=log)
+    fig.update_layout(height=260)
+    slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def downloads(fitted: bnn.Fitted, data: plots.BandData) -> None:
+    """The predictions (the engine's columns), the config, the model file."""
+    cols = st.columns(3)
+    cols[0].download_button("Predictions (CSV)", data.table.to_csv(index=False).encode(), file_name="predictions.csv",
+                            mime="text/csv", key="download_predictions", on_click="ignore", width="stretch")
+    cols[1].download_button("Config (JSON)", fitted.config.to_json().encode(), file_name="config.json",
+                            mime="application/json", key="download_config", on_click="ignore", width="stretch")
+    cols[2].download_button("Fitted model (.pt)", lambda: model_bytes(fitted), file_name="bnn-model.pt",
+                            mime="application/octet-stream", key="download_model", on_click="ignore",
+                            width="stretch", help="Load it with bnn.load(path) in Python or --model on the CLI.")
+
+
+def model_bytes(fitted: bnn.Fitted) -> bytes:
+    """``bnn.save`` writes to a path; a temporary directory turns that into bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return bnn.save(fitted, Path(tmp) / "model.pt").read_bytes()
+
+
+def share_box(encoded: Encoded) -> None:
+    """The link to this exact view, with Streamlit's copy button, and a plain note when the
+    points did not fit in it."""
+    base = ui_state.page_url()
+    link = f"{base}?{encoded.query}" if encoded.params else (base or "(this page's address)")
+    st.markdown("**Share this view**: the address bar holds the whole state; copy it, or use the copy "
+                "icon at the right of the box.")
+    st.code(link, language=None, wrap_lines=True, height=90 if len(link) > 300 else "content")
+    if not encoded.points_in_link:
+        st.warning(
+            f"These {len(st.session_state[ui_state.POINTS]):,} points are too many for a link (links here hold "
+            f"up to {LIMITS.link_chars:,} characters, a few hundred points). The link carries the settings "
+            "only; send the points as a CSV (Download the points) for the other person to upload.", icon="🔗")
