@@ -83,8 +83,9 @@ def run_uci(args: argparse.Namespace) -> int:
         entries.append(result_entry(result, uci.published(args.data_dir, name)))
     print(markdown_table(entries))
     if args.out:
-        payload = entries[0] if len(entries) == 1 else {"results": entries,
-                                                       "wall_seconds": sum(e["wall_seconds"] for e in entries)}
+        payload = entries[0] if len(entries) == 1 else {
+            "results": entries, "wall_seconds": sum(e["wall_seconds"] for e in entries),
+            "cpu_seconds": sum(e["cpu_seconds"] for e in entries)}
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 
@@ -122,6 +123,7 @@ def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float
         "splits": [split.to_dict() for split in result.splits],
         "summary": result.summary(),
         "wall_seconds": result.wall_seconds,
+        "cpu_seconds": result.cpu_seconds,
         "published": {m: {k: {"mean": v[0], "se": v[1]} for k, v in s.items()} for m, s in published.items()},
     }
 
