@@ -97,3 +97,14 @@ def test_bad_options_get_a_message_not_a_traceback(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--epochs", "0"])
     assert exit_info.value.code == 2 and "must be a whole number >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kl", ["mc", "closed"])
+def test_profile_step_phases_and_operator_count_independent_of_samples(kl: str) -> None:
+    one, many = bench.profile_step(1, kl, steps=5), bench.profile_step(8, kl, steps=5, clock="cpu")
+    for p in (one, many):
+        assert p["total"] == pytest.approx(p["zero_grad"] + p["loss"] + p["backward"] + p["adam"])
+        assert min(p["loss"], p["backward"], p["adam"]) > 0
+    # The engine's point: all samples go through one batched pass, so the number of
+    # dispatched operators (the cost on nets this small) does not grow with S.
+    assert one["aten_ops"] == many["aten_ops"] > 20
