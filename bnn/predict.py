@@ -118,5 +118,3 @@ def check_level(level: float) -> None:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not (0 < level < 1) or math.isnan(level):
         raise ConfigError(f"level must be a probability strictly between 0 and 1 (0.95 for 95 %), got {level!r}")
 
-
-_check_samples, _check_level = check_samples, check_level  # old private names, still used by bnn.methods
