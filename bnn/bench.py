@@ -89,7 +89,8 @@ class ArticleNet(nn.Module):
 
     A faithful, straightforward equivalent, not a slowed one: per-sample terms are
     collected in lists and stacked (as fast as the article's preallocated tensors
-    written row by row), and each layer's sigma is computed once per forward."""
+    written row by row), and each layer's sigma is computed once per forward. As in the
+    article, ``torch.distributions`` checks its arguments (its default; ~15% of the time)."""
 
     def __init__(self, hidden: int = 32, prior_sigma: float = 10.0, noise_sigma: float = 0.1) -> None:
         super().__init__()
