@@ -53,9 +53,9 @@ def training_panel(state: AppState, fn: object) -> None:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
     buttons[2].toggle("Train on every change", key="auto_train", persist_state="session")
     log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
-    status, band_slot, loss_slot = st.empty(), st.empty(), st.empty()
+    status, notice, band_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
     if training:
-        fitted = live.run(state, live.LiveTraining(state, fn, status, band_slot, loss_slot, log_scale))
+        fitted = live.run(state, live.LiveTraining(state, fn, status, notice, band_slot, loss_slot, log_scale))
     stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
     if not training and fitted is not None:
         st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
@@ -63,7 +63,9 @@ def training_panel(state: AppState, fn: object) -> None:
     if shown is None:
         status.info("Press **Train** to fit these points.")
         return
-    if shown.key != key:
+    if shown.key != key and st.session_state.get(live.STOPPED) == key:
+        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.", icon="⏹️")
+    elif shown.key != key:
         status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
     else:
         f = shown.fitted

@@ -59,6 +59,7 @@ class LiveTraining:
     state: AppState
     fn: object
     status: st.delta_generator.DeltaGenerator
+    notice: st.delta_generator.DeltaGenerator
     band_slot: st.delta_generator.DeltaGenerator
     loss_slot: st.delta_generator.DeltaGenerator
     log: bool
@@ -68,7 +69,7 @@ class LiveTraining:
     _frames: int = field(default=0)
 
     def on_wait(self, waited: float) -> None:
-        self.status.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
+        self.notice.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
                             f"Retrying… ({waited:.0f} s)", icon="⏳")
 
     def on_progress(self, p: bnn.Progress) -> None:
@@ -117,8 +118,9 @@ def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
         fitted = runner.train(state, live.on_progress, live.on_wait)
     except bnn.BNNError as exc:
         st.session_state.pop(PENDING, None)
-        live.status.error(f"Not trained: {exc}. The last result stays on screen.", icon="⚠️")
+        live.notice.error(f"Not trained: {exc}. The last result stays on screen.", icon="⚠️")
         return None
     st.session_state.pop(PENDING, None)
+    live.notice.empty()
     st.session_state[SHOWN] = Shown(key, fitted, state)
     return fitted
