@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.special import logsumexp, ndtr
+import torch
 
 from bnn.errors import PointsError
 
@@ -78,7 +78,7 @@ def log_likelihood(f: np.ndarray, noise_sigma: float, y: np.ndarray) -> np.ndarr
     f, y = _checked(f, y, noise_sigma)
     z = (y[None, :] - f) / noise_sigma
     log_comp = -0.5 * z * z - math.log(noise_sigma) - 0.5 * _LOG_2PI  # (S, N)
-    return logsumexp(log_comp, axis=0) - math.log(f.shape[0])
+    return torch.logsumexp(torch.from_numpy(log_comp), dim=0).numpy() - math.log(f.shape[0])
 
 
 def gaussian_log_likelihood(f: np.ndarray, noise_sigma: float, y: np.ndarray) -> np.ndarray:
@@ -91,7 +91,7 @@ def gaussian_log_likelihood(f: np.ndarray, noise_sigma: float, y: np.ndarray) ->
 def pit(f: np.ndarray, noise_sigma: float, y: np.ndarray) -> np.ndarray:
     """The mixture's CDF at each target, (1/S) sum_s Phi((y - f_s) / sigma): (N,) in [0, 1]."""
     f, y = _checked(f, y, noise_sigma)
-    return ndtr((y[None, :] - f) / noise_sigma).mean(axis=0)
+    return _ndtr((y[None, :] - f) / noise_sigma).mean(axis=0)
 
 
 def coverage(f: np.ndarray, noise_sigma: float, y: np.ndarray,
@@ -128,9 +128,14 @@ def crps(f: np.ndarray, noise_sigma: float, y: np.ndarray) -> np.ndarray:
     return first - 0.5 * second
 
 
+def _ndtr(z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF (torch's, so that the runtime needs no scipy)."""
+    return torch.special.ndtr(torch.from_numpy(np.asarray(z, dtype=np.float64))).numpy()
+
+
 def _abs_moment(m: np.ndarray, sd: float) -> np.ndarray:
     z = m / sd
-    return 2 * sd * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) + m * (2 * ndtr(z) - 1)
+    return 2 * sd * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) + m * (2 * _ndtr(z) - 1)
 
 
 def _checked(f: np.ndarray, y: np.ndarray, noise_sigma: float) -> tuple[np.ndarray, np.ndarray]:
