@@ -57,6 +57,20 @@ def tree_rss(pid: int) -> int:
     return sum(rss_bytes(p) for p in tree(pid))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads) so far; 0 if it has ended."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of stat, 12th and 13th after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(cpu_seconds(p) for p in tree(pid))
+
+
 class PeakSampler:
     """Samples `tree_rss(pid)` every `interval` seconds in a thread; `.peak` is the maximum seen."""
 
