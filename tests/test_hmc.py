@@ -183,7 +183,7 @@ def test_stopping_keeps_what_was_drawn(article_points):
     for phase, step in stop_at.items():
         seen = []
 
-        def callback(progress, phase=phase, step=step):
+        def callback(progress, phase=phase, step=step, seen=seen):
             seen.append(progress)
             return progress.phase == phase and progress.step >= step
 
