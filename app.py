@@ -105,7 +105,9 @@ def dashboard() -> None:
 def main() -> None:
     pages = sorted((Path(__file__).parent / "pages").glob("[0-9]*.py"))
     home = st.Page(dashboard, title="Dashboard", icon="🎯", default=True)
-    st.navigation([home, *(st.Page(p) for p in pages)]).run()
+    page = st.navigation([home, *(st.Page(p) for p in pages)])
+    ui_state.keep_link()
+    page.run()
 
 
 try:

@@ -21,6 +21,7 @@ POINTS = "points"  # the committed point set (Points)
 EDITOR = "points_editor"  # the data editor's edit state
 EDITOR_BASE = "points_base"  # the table the editor edits
 LINK_PROBLEMS = "link_problems"
+LINK = "link_params"  # the query of the dashboard's current state
 MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
 FORMULA = "formula"  # value of the "function" selector meaning "the typed formula"
@@ -111,11 +112,22 @@ def apply_preset(name: str) -> None:
 def write_link(state: AppState) -> share.Encoded:
     """Put ``state`` in the page's URL (only when it changed, to keep the history quiet)."""
     encoded = share.encode(state)
+    st.session_state[LINK] = encoded.params
+    keep_link()
+    return encoded
+
+
+def keep_link() -> None:
+    """Every page carries the dashboard's link, so a link copied anywhere reproduces the state,
+    and coming back to the dashboard changes no query (Streamlit's page switch and a query
+    change in the same run can leave the address bar on the old page)."""
+    wanted = st.session_state.get(LINK)
+    if wanted is None:
+        return
     current = st.query_params.to_dict()
-    wanted = {**encoded.params, **{k: v for k, v in current.items() if k in share.IGNORED_KEYS}}
+    wanted = {**wanted, **{k: v for k, v in current.items() if k in share.IGNORED_KEYS}}
     if current != wanted:
         st.query_params.from_dict(wanted)
-    return encoded
 
 
 def page_url() -> str:
