@@ -75,8 +75,9 @@ def page(new_context: Callable[[], BrowserContext]) -> Page:
 
 @pytest.fixture
 def app(page: Page, app_url: str) -> Page:
-    """The app's first page, loaded and finished running."""
-    stdriver.open_app(page, app_url)
+    """The app's first page, loaded and finished running (the session's first fit included:
+    on a loaded 2-core machine that took up to 20 s, so the wait allows 120 s)."""
+    stdriver.open_app(page, app_url, timeout_ms=120_000)
     return page
 
 

@@ -282,7 +282,7 @@ class Band:
     points_y: np.ndarray
 
 
-def read_band(page: Page, timeout_ms: float = 60_000) -> Band:
+def read_band(page: Page, timeout_ms: float = 120_000) -> Band:
     """The finished band chart's numbers (the outer band: a bound trace, then its `tonexty` fill)."""
     page.locator(BAND_CHART).wait_for(state="visible", timeout=timeout_ms)
     index = page.locator(".js-plotly-plot").evaluate_all(

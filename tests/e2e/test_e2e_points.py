@@ -70,7 +70,7 @@ def test_shared_link_opens_the_same_fit_elsewhere(app: Page, new_context: Callab
     assert query.get("seed") == ["3"] and "pts" in query, link  # the state travels in the address
 
     other = new_context().new_page()  # another visitor: no cookies, a new Streamlit session
-    stdriver.open_app(other, link)
+    stdriver.open_app(other, link, timeout_ms=120_000)
     expect(other.locator(".st-key-seed input")).to_have_value("3")
     assert _points_table(other)[0] == [-2.0, 0.5]
     other_band = stdriver.read_band(other)
