@@ -218,11 +218,17 @@ def test_markdown_table_shows_dashes_for_missing_published_figures() -> None:
 
 
 @needs_real_data
-def test_quick_protocol_on_real_yacht() -> None:
-    """The benchmark's path on real data, shortened (2 splits, 200 epochs): better than the mean."""
-    ds = uci.load(REAL_DIR, "yacht")
-    result = run(ds, Protocol(steps=600, lr=1e-2, predict_samples=50), splits=2)
-    summary = result.summary()
-    # Predicting the training mean gives RMSE ~ std(y) = 15.1; a trained net is far below.
-    assert summary["rmse"]["mean"] < 0.5 * ds.y.std()
-    assert 0.0 <= summary["coverage95"]["mean"] <= 1.0 and np.isfinite(summary["test_ll"]["mean"])
+def test_quick_benchmark_on_real_yacht(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The benchmark's whole path on real data, shortened: 2 splits of 600 optimiser steps."""
+    out = tmp_path / "yacht.json"
+    code = main(["uci", "--data-dir", str(REAL_DIR), "--dataset", "yacht", "--splits", "2", "--steps", "600",
+                 "--samples", "50", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert "| yacht | 2 |" in capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    assert [s["n_train"] for s in payload["splits"]] == [277, 277] and payload["splits"][0]["n"] == 31
+    summary = payload["summary"]
+    # Predicting the training mean gives RMSE ~ std(y) = 15.1; even 600 steps get far below.
+    assert summary["rmse"]["mean"] < 7.5
+    assert 0.0 <= summary["coverage95"]["mean"] <= 1.0 and math.isfinite(summary["test_ll"]["mean"])
+    assert payload["published"]["PBP"]["test_ll"] == {"mean": -1.63, "se": 0.02}
