@@ -31,6 +31,7 @@ from bnn.data import as_inputs, as_targets
 from bnn.errors import BNNError, ConfigError, ExpressionError, PointsError
 from bnn.expr import compile_expression
 from bnn.io import load, save
+from bnn.methods_cli import add_method_options, fit_with_progress, parse_method_options
 from bnn.predict import check_level, check_samples, predict
 from bnn.train import Fitted, Progress, fit, set_threads
 from bnn.uci_cli import add_uci
@@ -115,6 +116,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                      help="the interval of x, evenly filled (default: the toy's, -2:2 for expressions)")
     gen.add_argument("--data-seed", type=int, metavar="N", default=0, help="seed of that noise (default 0)")
     add_config_options(p)
+    add_method_options(p)
     _add_prediction_options(p)
     out = p.add_argument_group("saving")
     out.add_argument("--save-model", metavar="FILE", help="write the trained model (load with predict --model)")
@@ -333,11 +335,18 @@ def run_fit(args: argparse.Namespace) -> int:
     _check_output_paths(args.out, args.save_model, args.save_config)
     _check_prediction_options(args)
     config = config_from_args(args)
+    settings = parse_method_options(args.method, args.method_options)
+    if args.method != "bbb" and args.save_model:
+        raise UsageError("--save-model saves Bayes-by-Backprop models only; drop it or use --method bbb")
     x, y = _training_points(args)
     x_new = _prediction_inputs(args, as_inputs(x).shape[1], fallback=x)
-    fitted = _train(x, y, config, quiet=args.quiet)
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n")
+    if args.method != "bbb":  # the other inference methods of bnn.methods, same model and table
+        method = fit_with_progress(args.method, x, y, config, settings, quiet=args.quiet)
+        _write_table(method.predict(x_new, samples=args.samples, level=args.level), args.out)
+        return 0
+    fitted = _train(x, y, config, quiet=args.quiet)
     if args.save_model:
         save(fitted, args.save_model)
     _write_table(predict(fitted, x_new, samples=args.samples, level=args.level), args.out)

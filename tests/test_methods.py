@@ -207,3 +207,20 @@ def test_learned_noise_is_shared_by_the_ensemble():
                         {"members": 3, "epochs": 1500, "lr": 0.02})
     # 200 residuals estimate a std of 0.3 to about 0.3/sqrt(400) = 0.015; the fit absorbs a little
     assert 0.24 < fitted.noise_sigma < 0.34
+
+
+def test_cli_fits_any_method(tmp_path, capsys):
+    from bnn.cli import main
+
+    out = tmp_path / "table.csv"
+    code = main(["fit", "--method", "ensemble", "--method-options", '{"members": 3, "epochs": 300}',
+                 "--grid", "-3:3:5", "--quiet", "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["x", *SUMMARY_COLUMNS] and len(table) == 5
+    assert main(["fit", "--method", "hmc", "--method-options", '{"chain": 8}', "--quiet"]) == 1
+    assert "unknown HMCConfig key(s): chain" in capsys.readouterr().err
+    assert main(["fit", "--method", "dropout", "--method-options", "{bad", "--quiet"]) == 1
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["fit", "--method", "laplace", "--save-model", str(tmp_path / "m.pt"), "--quiet"]) == 2
+    assert "Bayes-by-Backprop models only" in capsys.readouterr().err
