@@ -51,7 +51,8 @@ def training_panel(state: AppState, fn: object) -> None:
     stop_slot = buttons[1].empty()
     if training:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
-    buttons[2].toggle("Train on every change", key="auto_train", persist_state="session")
+    buttons[2].toggle("Auto-train", key="auto_train", persist_state="session",
+                      help="Train again whenever a setting or a point changes.")
     log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
     status, notice, band_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
     if training:

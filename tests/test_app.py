@@ -222,6 +222,19 @@ def test_a_link_reproduces_the_state_it_was_made_from() -> None:
         assert bnn.train.torch.equal(getattr(shown.fitted.model.posterior, name), getattr(direct.model.posterior, name))
 
 
+def test_a_link_whose_points_did_not_fit_says_so() -> None:
+    at = main_page({"npts": "1500", "epochs": "45"})
+    assert any("1,500 points were too many to travel in a link" in w.value for w in at.warning)
+    assert at.session_state[SHOWN].state.points == Points.article() and shown_config(at).epochs == 45
+
+
+def test_auto_train_fits_each_change_without_pressing_train() -> None:
+    at = main_page()
+    at.toggle(key="auto_train").set_value(True)
+    at.number_input(key="epochs").set_value(40).run()
+    assert shown_config(at).epochs == 40 and not at.info
+
+
 def test_a_run_over_the_work_budget_is_refused_with_a_message() -> None:
     at = main_page()
     at.slider(key="layers").set_value(3).run()

@@ -7,12 +7,14 @@ control redraws at once.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 import bnn
 from bnn import plots
@@ -71,13 +73,27 @@ def model_bytes(fitted: bnn.Fitted) -> bytes:
         return bnn.save(fitted, Path(tmp) / "model.pt").read_bytes()
 
 
+COPY_BUTTON = """<button id="copy" style="font: 14px sans-serif; padding: 6px 14px; border-radius: 8px;
+ border: 1px solid #d0d0d8; background: white; cursor: pointer;">📋 Copy link</button>
+<script>
+const link = __LINK__;
+const button = document.getElementById("copy");
+button.onclick = async () => {
+  try { await navigator.clipboard.writeText(link); button.textContent = "✓ Copied"; }
+  catch (e) { button.textContent = "Select the link below and copy it"; }
+  setTimeout(() => { button.textContent = "📋 Copy link"; }, 2500);
+};
+</script>"""
+
+
 def share_box(encoded: Encoded) -> None:
-    """The link to this exact view, with Streamlit's copy button, and a plain note when the
-    points did not fit in it."""
+    """The link to this exact view, a Copy button, and a plain note when the points did not fit in it."""
     base = ui_state.page_url()
     link = f"{base}?{encoded.query}" if encoded.params else (base or "(this page's address)")
-    st.markdown("**Share this view**: the address bar holds the whole state; copy it, or use the copy "
-                "icon at the right of the box.")
+    st.markdown("**Share this view**: this link (also in the address bar) reproduces the page, points "
+                "included, in any browser.")
+    # a component iframe may write to the clipboard; the link is JSON-quoted and "</" escaped
+    components.html(COPY_BUTTON.replace("__LINK__", json.dumps(link).replace("</", "<\\/")), height=44)
     st.code(link, language=None, wrap_lines=True, height=90 if len(link) > 300 else "content")
     if not encoded.points_in_link:
         st.warning(
