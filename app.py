@@ -64,24 +64,8 @@ def training_panel(state: AppState, fn: object) -> None:
     if shown is None:
         status.info("Press **Train** to fit these points.")
         return
-    if shown.key != key and st.session_state.get(live.STOPPED) == key:
-        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.", icon="⏹️")
-    elif shown.key != key:
-        status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
-    else:
-        f = shown.fitted
-        status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
-                       f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
-    data, samples = result.band_data(shown.fitted, shown.key, state.view)
-    if samples < state.view.samples:
-        st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
-                   f"{state.view.samples}, to keep the page quick.")
-    result.band_chart(band_slot, data, state.view, state.points, fn, key="band_chart")
-    result.loss_chart(loss_slot, shown.fitted.history, log_scale, key="loss_chart")
-    if log_scale and (shown.fitted.history[["total", "nll"]] <= 0).any().any():
-        st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
-    with st.expander("Downloads", expanded=False):
-        result.downloads(shown.fitted, data)
+    live.describe(status, shown, key)
+    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale)
 
 
 def dashboard() -> None:

@@ -90,6 +90,18 @@ class LiveTraining:
             self._last_band = time.monotonic()
 
 
+def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runner.Key) -> None:
+    """One line over the band: what it shows, and whether it is the fit of the current settings."""
+    if shown.key != key and st.session_state.get(STOPPED) == key:
+        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.", icon="⏹️")
+    elif shown.key != key:
+        status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
+    else:
+        f = shown.fitted
+        status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
+                       f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
+
+
 def current_fit() -> Shown | None:
     """The fit on the main page; in a session that starts on another page, the fit of the
     link's state (or the article's run), trained now. None (with a message) if refused."""

@@ -20,7 +20,7 @@ import bnn
 from bnn import plots
 from bnn.limits import LIMITS, affordable_predict_samples
 from bnn.points import Points
-from bnn.share import Encoded
+from bnn.share import AppState, Encoded
 from bnn.view import View
 from ui import runner
 from ui import state as ui_state
@@ -53,6 +53,22 @@ def loss_chart(slot: st.delta_generator.DeltaGenerator, history: object, log: bo
     fig = plots.loss_figure(history, log=log)
     fig.update_layout(height=260)
     slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
+             band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
+             log_scale: bool) -> None:
+    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads."""
+    data, samples = band_data(fitted, key, state.view)
+    if samples < state.view.samples:
+        st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
+                   f"{state.view.samples}, to keep the page quick.")
+    band_chart(band_slot, data, state.view, state.points, fn, key="band_chart")
+    loss_chart(loss_slot, fitted.history, log_scale, key="loss_chart")
+    if log_scale and (fitted.history[["total", "nll"]] <= 0).any().any():
+        st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
+    with st.expander("Downloads", expanded=False):
+        downloads(fitted, data)
 
 
 def downloads(fitted: bnn.Fitted, data: plots.BandData) -> None:
