@@ -219,6 +219,20 @@ def test_bad_csv_files_get_a_clear_message(data: bytes, words: str) -> None:
         pts.from_csv(data)
 
 
+def test_random_bytes_and_scrambled_csv_only_ever_raise_points_errors() -> None:
+    rng = np.random.default_rng(0)
+    alphabet = np.frombuffer(b'xy,;\n\r"\' 0123456789.eE-+naif\t#', dtype=np.uint8)
+    for i in range(1000):
+        if i % 2:
+            data = rng.integers(0, 256, size=int(rng.integers(0, 200)), dtype=np.uint8).tobytes()
+        else:
+            data = b"x,y\n" + rng.choice(alphabet, size=int(rng.integers(0, 200))).tobytes()
+        try:
+            pts.from_csv(data)
+        except bnn.PointsError:
+            pass  # anything else would reach the page as an unexplained error
+
+
 def test_table_rows_are_checked_with_their_row_number() -> None:
     import pandas as pd
 
