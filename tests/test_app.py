@@ -278,17 +278,14 @@ def test_downloads_hold_the_engines_columns_the_config_and_the_points(monkeypatc
     assert download_bytes(at, "download_points").decode().startswith("x,y\n-2,-3\n-1.8,0.2224\n")
 
 
-def test_model_file_download_loads_back() -> None:
+def test_model_file_download_loads_back(tmp_path: Path) -> None:
     from ui.result import model_bytes
 
     x, y = bnn.toys.article_points()
     fitted = bnn.fit(x, y, bnn.Config(epochs=20))
-    path = Path(__file__).parent / ".." / "artifacts"
-    path.mkdir(exist_ok=True)
-    target = path / "test_app_model.pt"
+    target = tmp_path / "model.pt"
     target.write_bytes(model_bytes(fitted))
     loaded = bnn.load(target)
-    target.unlink()
     assert loaded.config == fitted.config
     assert np.array_equal(bnn.sample_functions(loaded, [0.5], 10), bnn.sample_functions(fitted, [0.5], 10))
 
