@@ -207,16 +207,36 @@ def _cell_ids(grid: Locator) -> list[str]:
     return grid.locator('[role="gridcell"]').evaluate_all("els => els.map(e => e.id)")
 
 
-def edit_cell(grid: Locator, row: int, col: int, text: str) -> None:
+def edit_cell(grid: Locator, row: int, col: int, text: str, attempts: int = 3) -> None:
     """Type `text` into cell (row, col) of a st.data_editor and commit it with Enter.
 
     `row`, `col` count as in `grid_values`. The grid is a canvas, so: click a body cell near the
     top left (right of a row-marker column, if the editor has one), read which cell got selected
     from the accessibility table, walk to the target with the arrow keys, open the editor with
     Enter and fill it. (Typing straight onto a selected cell loses keystrokes while it opens.)
+    Right after a rerun the grid may still be redrawing and drop a click: then start again.
     """
+    for attempt in range(attempts):
+        try:
+            _select_cell(grid, row, col)
+            break
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
     page = grid.page
+    page.keyboard.press("Enter")
+    editor = page.locator(".gdg-clip-region input, .gdg-clip-region textarea").first
+    editor.wait_for(state="visible")
+    editor.fill(text)
+    page.keyboard.press("Enter")
+    editor.wait_for(state="hidden")
+
+
+def _select_cell(grid: Locator, row: int, col: int) -> None:
+    page = grid.page
+    page.keyboard.press("Escape")  # no editor or selection left over from an earlier edit
     expect(grid.locator("canvas").first).to_be_visible()
+    page.wait_for_timeout(300)  # let a grid redrawn by the last rerun settle (as Streamlit's own tests do)
     header_h, row_h, marker_w = 35, 35, 30  # Streamlit's header and row heights, row-marker width (px)
     grid.click(position={"x": marker_w + 12, "y": header_h + row_h / 2})
     selected = grid.locator('[role="gridcell"][aria-selected="true"]')
@@ -228,12 +248,7 @@ def edit_cell(grid: Locator, row: int, col: int, text: str) -> None:
                        ("ArrowDown", row - at_row), ("ArrowUp", at_row - row)):
         for _ in range(max(steps, 0)):
             page.keyboard.press(key)
-    expect(grid.locator(f'[id="glide-cell-{col}-{row}"]')).to_have_attribute("aria-selected", "true")
-    page.keyboard.press("Enter")
-    editor = page.locator(".gdg-clip-region input, .gdg-clip-region textarea").first
-    editor.wait_for(state="visible")
-    editor.fill(text)
-    page.keyboard.press("Enter")
+    expect(grid.locator(f'[id="glide-cell-{col}-{row}"]')).to_have_attribute("aria-selected", "true", timeout=2_000)
 
 
 def download_csv(page: Page, button: Locator) -> pd.DataFrame:
