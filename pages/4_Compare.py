@@ -1,0 +1,217 @@
+"""Compare: the same points and the same model under every inference method.
+
+Widgets -> method configs (:mod:`bnn.methods`) -> fits, cached per (method, settings,
+model, points) in a bounded cache shared by the server's sessions -> tables and scores
+(:mod:`bnn.compare`) -> figure (:mod:`bnn.compare_plots`). A run reports progress per
+method; Stop (or any change of a control) interrupts it, as on the main page.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from bnn import compare, compare_plots, methods, share
+from bnn.errors import BNNError
+from bnn.limits import LIMITS, weight_count
+from bnn.methods import METHODS, FittedMethod, MethodProgress
+from bnn.share import AppState
+from ui import live, runner
+from ui import state as ui_state
+from ui.points import true_function, truth_on
+
+st.set_page_config(page_title="Compare methods · Bayes-by-Backprop", page_icon="🎯", layout="wide")
+st.title("Compare inference methods")
+st.caption("Mean-field variational inference (Bayes-by-Backprop) is known to be over-confident between clusters "
+           "of data (Foong et al. 2019). Fit the same network and prior by other methods, next to the HMC "
+           "reference sampler, and judge for yourself.")
+
+SOURCES = {"main": "The main page's points and model", "gap": "Gap preset: two clusters with a wide gap",
+           "article": "The article's six points"}
+PENDING, STOPPED = "cmp_pending", "cmp_stopped"
+MAX_WORK = 2e10  # weight x point x evaluation products of one method's run: ~ a minute on one core
+HELD_OUT = 200
+
+
+@st.cache_resource
+def fit_cache() -> runner.FitCache:
+    """Finished fits of this page, shared by the server's sessions (bounded, least recently used)."""
+    return runner.FitCache(size=32)
+
+
+def source_state(source: str) -> AppState:
+    if source == "gap":
+        return ui_state.PRESETS["gap"][2]()
+    if source == "article":
+        return AppState()
+    shown = st.session_state.get(live.SHOWN)
+    return shown.state if shown is not None else share.decode(st.query_params.to_dict()).state
+
+
+def settings_widgets(name: str) -> dict:
+    """The few settings of each method a person may want to change (the rest are the defaults)."""
+    if name == "bbb":
+        st.caption("Bayes-by-Backprop uses the main page's training settings (epochs, learning rate, ...).")
+        return {}
+    if name == "dropout":
+        return {"rate": st.slider("dropout rate", 0.01, 0.5, 0.1, key="cmp_dropout_rate"),
+                "weight_decay": st.number_input("weight decay (0: from the prior)", 0.0, 10.0, 0.0, format="%.4g",
+                                                key="cmp_dropout_wd") or None,
+                "epochs": st.number_input("epochs", 10, 20_000, 2000, key="cmp_dropout_epochs")}
+    if name == "ensemble":
+        return {"members": st.number_input("members", 2, 50, 10, key="cmp_ens_members"),
+                "epochs": st.number_input("epochs", 10, 20_000, 2000, key="cmp_ens_epochs")}
+    if name == "laplace":
+        return {"subset": st.radio("weights", ["all", "last_layer"], key="cmp_lap_subset", horizontal=True),
+                "epochs": st.number_input("epochs of the MAP fit", 10, 20_000, 2000, key="cmp_lap_epochs")}
+    return {"chains": st.number_input("chains", 2, 256, 64, key="cmp_hmc_chains"),
+            "warmup": st.number_input("warm-up iterations", 0, 2000, 300, key="cmp_hmc_warmup"),
+            "draws": st.number_input("kept iterations", 1, 2000, 200, key="cmp_hmc_draws"),
+            "steps": st.number_input("most leapfrog steps", 1, 200, 30, key="cmp_hmc_steps")}
+
+
+def work(name: str, settings: dict, state: AppState) -> float:
+    """A rough count of multiply-adds, to refuse runs that would hold the server for minutes."""
+    base = weight_count(state.config) * len(state.points)
+    if name == "hmc":
+        return base * settings["chains"] * (settings["warmup"] + settings["draws"]) * settings["steps"]
+    if name == "bbb":
+        return base * state.config.epochs * state.config.train_samples
+    return base * settings["epochs"] * settings.get("members", 1)
+
+
+def fit_key(name: str, settings: dict, state: AppState) -> runner.Key:
+    return json.dumps([name, settings, state.config.to_dict()], sort_keys=True), state.points.to_bytes()
+
+
+def run_method(name: str, settings: dict, state: AppState, slot: st.delta_generator.DeltaGenerator) -> None:
+    """Fit one method with a progress bar, and cache it unless it was stopped."""
+    label = METHODS[name].label
+
+    def show(p: MethodProgress) -> None:
+        slot.progress(min(p.step / max(p.steps, 1), 1.0), text=f"{label}: {p.phase} {p.step:,} of {p.steps:,}")
+
+    if work(name, settings, state) > MAX_WORK:
+        raise BNNError(f"{label} with these settings is too much work for this server; lower its settings "
+                       "or the network's size")
+    with runner.training_slot(lambda waited: slot.warning(f"Busy, retrying… ({waited:.0f} s)")):
+        fitted = methods.fit_method(name, state.points.x, state.points.y, state.config, settings, callback=show)
+    slot.empty()
+    if not fitted.stopped_early:
+        fit_cache().put(fit_key(name, settings, state), fitted)
+
+
+def stop() -> None:
+    st.session_state[STOPPED] = st.session_state.pop(PENDING, None)
+
+
+def run_missing(missing: dict[str, dict], state: AppState, request: str) -> None:
+    buttons = st.columns([1, 1, 4])
+    clicked = buttons[0].button("Run", key="cmp_run", type="primary", disabled=not missing)
+    if clicked:
+        st.session_state[PENDING] = request
+        st.session_state.pop(STOPPED, None)
+    if not missing or st.session_state.get(PENDING) != request:
+        buttons[1].button("Stop", key="cmp_stop_idle", disabled=True)
+        if missing:
+            names = ", ".join(METHODS[n].label for n in missing)
+            stopped = st.session_state.get(STOPPED) == request
+            st.info(("Stopped. " if stopped else "") + f"Press **Run** to fit: {names}.", icon="▶️")
+        return
+    buttons[1].button("Stop", key="cmp_stop", on_click=stop)
+    for name, settings in missing.items():
+        try:
+            run_method(name, settings, state, st.empty())
+        except BNNError as exc:
+            st.error(f"{METHODS[name].label}: {exc}", icon="⚠️")
+    st.session_state.pop(PENDING, None)
+    st.rerun()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _table(_fitted: FittedMethod, key: runner.Key, x_low: float, x_high: float, level: float,
+           samples: int) -> pd.DataFrame:
+    return _fitted.predict(np.linspace(x_low, x_high, LIMITS.grid), samples=samples, level=level, seed=0)
+
+
+def held_out(fn: object, state: AppState) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points of the true function over the plotted range, with Gaussian noise of the model's std."""
+    if fn is None:
+        return None
+    x = np.linspace(state.view.x_low, state.view.x_high, HELD_OUT)
+    y = truth_on(fn, x)
+    keep = np.isfinite(y)
+    noise = np.random.default_rng(0).standard_normal(HELD_OUT) * state.config.noise_sigma
+    return x[keep], (y + noise)[keep]
+
+
+def results(fits: dict[str, FittedMethod], keys: dict[str, runner.Key], state: AppState, fn: object) -> None:
+    view = state.view
+    samples = min(view.samples, LIMITS.predict_samples)
+    tables = {n: _table(f, keys[n], view.x_low, view.x_high, view.level, samples) for n, f in fits.items()}
+    controls = st.columns(2)
+    band = controls[0].radio("Band of", ["f", "y"], key="cmp_band", horizontal=True,
+                             format_func=lambda b: {"f": "the function f", "y": "a new observation y"}[b])
+    overlay = controls[1].radio("Layout", ["overlaid", "small multiples"], key="cmp_layout",
+                                horizontal=True) == "overlaid"
+    x_grid = next(iter(tables.values()))["x"].to_numpy()
+    labels = {n: METHODS[n].label for n in tables}
+    fig = compare_plots.comparison_figure(tables, labels, (state.points.x, state.points.y), truth_on(fn, x_grid),
+                                          band=band, overlay=overlay)
+    st.plotly_chart(fig, key="cmp_chart")
+    st.caption(f"{view.level:.0%} bands from {samples} draws each; the y axis is shared and clipped to three "
+               "times the data's spread, so a band leaving the frame is wider than shown.")
+    scores_table(fits, state, fn, x_grid)
+
+
+def scores_table(fits: dict[str, FittedMethod], state: AppState, fn: object, x_grid: np.ndarray) -> None:
+    test = held_out(fn, state)
+    x_test, y_test = test if test is not None else (x_grid[:1], np.zeros(1))
+    scores = compare.comparison(fits, x_grid, state.points.x, x_test, y_test, level=state.view.level,
+                                samples=min(state.view.samples, LIMITS.predict_samples))
+    if test is None:
+        scores[["test_ll", "coverage"]] = np.nan
+    scores.index = [METHODS[n].label for n in scores.index]
+    shown = scores.rename(columns={
+        "test_ll": "held-out log-lik", "coverage": f"coverage of {state.view.level:.0%}",
+        "width_near": "band width near data", "width_gap": "band width in gaps", "width_far": "band width far",
+        "gap_score": "gap score", "seconds": "wall time (s)"})
+    st.dataframe(shown.style.format("{:.3g}", na_rep="—"), key="cmp_scores")
+    st.caption("Held-out: 200 points of the true function over the plotted range plus noise of the model's σ "
+               "(none without a true function). Gap score: mean epistemic std in gaps between clusters divided "
+               "by the mean at the data; near 1 means no more doubt between the clusters than on them."
+               + ("" if compare.has_gap(state.points.x) else " These points have no gap, so no gap score."))
+    if "hmc" in fits:
+        d = fits["hmc"].diagnostics()
+        st.caption(f"HMC: {d['chains']:.0f} chains × {d['draws_per_chain']:.0f} draws, acceptance {d['accept']:.2f}, "
+                   f"{d['divergences']:.0f} divergences, largest split R-hat of f {d['max_rhat_f']:.2f} (above 1.1: "
+                   "the chains sit in different modes and the pooled band mixes them; more chains or iterations "
+                   "steady it).")
+
+
+def page() -> None:
+    source = st.radio("Points and model", list(SOURCES), format_func=SOURCES.get, key="cmp_source", horizontal=True)
+    state = source_state(source)
+    choice = ui_state.FORMULA if state.expression else (state.toy or ui_state.NO_FUNCTION)
+    try:
+        fn = true_function(choice, state.expression)
+    except BNNError:
+        fn = None
+    chosen = st.multiselect("Methods", list(METHODS), default=list(METHODS), format_func=lambda n: METHODS[n].label,
+                            key="cmp_methods")
+    settings: dict[str, dict] = {}
+    for column, name in zip(st.columns(max(len(chosen), 1)), chosen):
+        with column.expander(METHODS[name].label):
+            settings[name] = settings_widgets(name)
+    keys = {n: fit_key(n, s, state) for n, s in settings.items()}
+    fits = {n: f for n, k in keys.items() if (f := fit_cache().get(k)) is not None}
+    missing = {n: s for n, s in settings.items() if n not in fits}
+    run_missing(missing, state, json.dumps(sorted(str(k) for k in keys.values())))
+    if fits:
+        results(fits, keys, state, fn)
+
+
+page()
