@@ -65,9 +65,11 @@ def test_shared_link_opens_the_same_fit_elsewhere(app: Page, new_context: Callab
     _edit_first_y(app, 0.5)
     band = _retrain(app)
     table = stdriver.download_predictions(app)
-    link = app.url
+    # The link a visitor copies from the share box is the address bar's state.
+    link = app.get_by_test_id("stCode").filter(has_text="pts=").inner_text().strip()
     query = parse_qs(urlsplit(link).query)
-    assert query.get("seed") == ["3"] and "pts" in query, link  # the state travels in the address
+    assert query == parse_qs(urlsplit(app.url).query), (link, app.url)
+    assert query.get("seed") == ["3"] and "pts" in query, link
 
     other = new_context().new_page()  # another visitor: no cookies, a new Streamlit session
     stdriver.open_app(other, link, timeout_ms=120_000)
