@@ -16,6 +16,7 @@ EXPECTED = {
     "How_it_works": ".katex",  # the formulas were typeset
     "Posterior": ".st-key-weights_chart .js-plotly-plot",  # the main page's fit, weight by weight
     "Your_data": '[data-testid="stFileUploader"]',
+    "Compare": ".st-key-cmp_run button",  # ready to run the methods side by side
 }
 
 
