@@ -192,6 +192,20 @@ def test_cli_writes_the_table_and_the_json(tmp_path: Path, capsys: pytest.Captur
     assert payload["protocol"]["min_epochs"] == payload["protocol"]["max_epochs"] == 20
 
 
+def test_cli_runs_a_list_of_data_sets_into_one_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_layout(tmp_path, folder="yacht")
+    write_layout(tmp_path, folder="bostonHousing", seed=1)
+    out = tmp_path / "both.json"
+    code = main(["uci", "--data-dir", str(tmp_path), "--dataset", "yacht,bostonHousing", "--splits", "1",
+                 "--epochs", "5", "--samples", "10", "--out", str(out), "--quiet"])
+    assert code == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "splits" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| yacht", "| boston"]
+    payload = json.loads(out.read_text())
+    assert [e["dataset"] for e in payload["results"]] == ["yacht", "boston"]
+    assert payload["wall_seconds"] == pytest.approx(sum(e["wall_seconds"] for e in payload["results"]))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
