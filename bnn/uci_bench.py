@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnn.config import Config
+from bnn.errors import ConfigError
 from bnn.metrics import Scores, score
 from bnn.predict import sample_functions
 from bnn.train import Progress, fit
@@ -116,11 +117,33 @@ def standardise_inputs(x_train: np.ndarray, x_other: np.ndarray) -> tuple[np.nda
     return (x_train - mean) / std, (x_other - mean) / std
 
 
+UCI_METHODS = ("bbb", "dropout", "ensemble", "laplace")  # the HMC sampler is for small problems only
+DROPOUT_RATE = 0.05  # Gal & Ghahramani (2016)'s UCI rate
+ENSEMBLE_MEMBERS = 5  # Lakshminarayanan et al. (2017)'s UCI ensembles
+
+
+def method_settings(method: str, config: Config) -> dict[str, object]:
+    """The other methods' settings under the same protocol: the optimiser of ``config`` (epochs,
+    learning rate, minibatch) and each paper's own UCI choice (dropout rate, ensemble size)."""
+    if method not in UCI_METHODS:
+        raise ConfigError(f"the UCI benchmark runs {', '.join(UCI_METHODS)}, not {method!r}")
+    common = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size}
+    extra = {"dropout": {"rate": DROPOUT_RATE}, "ensemble": {"members": ENSEMBLE_MEMBERS}}
+    return {} if method == "bbb" else {**common, **extra.get(method, {})}
+
+
 def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
               config: Config, predict_samples: int, split: int = 0,
-              callback: Callable[[Progress], bool | None] | None = None) -> SplitResult:
+              callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb") -> SplitResult:
     """Train on one training part and score the predictive mixture on the test part."""
     xs_train, xs_test = standardise_inputs(x_train, x_test)
+    if method != "bbb":
+        from bnn.methods import fit_method  # bnn.methods imports the engine: keep this module light
+
+        fitted = fit_method(method, xs_train, y_train, config, method_settings(method, config))
+        f = fitted.sample_functions(xs_test, samples=predict_samples, seed=config.seed + 10_000)
+        scores = score(f, fitted.noise_sigma, y_test)
+        return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
     fitted = fit(xs_train, y_train, config, callback=callback, callback_every=200)
     f = sample_functions(fitted, xs_test, samples=predict_samples, seed=config.seed + 10_000)  # (S, N_test)
     scores = score(f, fitted.noise_sigma, y_test)
@@ -129,8 +152,8 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
 
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
-        callback: Callable[[Progress], bool | None] | None = None) -> BenchResult:
-    """The first ``splits`` splits (all by default) of one data set."""
+        callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb") -> BenchResult:
+    """The first ``splits`` splits (all by default) of one data set, fitted by ``method``."""
     count = dataset.n_splits if splits is None else min(splits, dataset.n_splits)
     result = BenchResult(dataset.name, protocol)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -138,7 +161,7 @@ def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         train, test = dataset.split(i)
         config = protocol.config(dataset.n_hidden, dataset.y[train], i)
         outcome = run_split(dataset.x[train], dataset.y[train], dataset.x[test], dataset.y[test], config,
-                            protocol.predict_samples, split=i, callback=callback)
+                            protocol.predict_samples, split=i, callback=callback, method=method)
         result.splits.append(outcome)
         if on_split is not None:
             on_split(outcome)

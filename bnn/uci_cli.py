@@ -21,7 +21,7 @@ from tqdm import tqdm
 from bnn import uci
 from bnn.errors import BNNError
 from bnn.train import Progress
-from bnn.uci_bench import BenchResult, Protocol, SplitResult, run
+from bnn.uci_bench import UCI_METHODS, BenchResult, Protocol, SplitResult, run
 
 TABLE_METHODS = ("VI", "PBP", "MC dropout")
 
@@ -46,6 +46,9 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="fixed epochs per split (overrides --steps)")
     p.add_argument("--samples", type=int, default=Protocol.predict_samples,
                    help="posterior draws for the test predictive")
+    p.add_argument("--method", choices=UCI_METHODS, default="bbb",
+                   help="inference method (bnn.methods): bbb (default), dropout (MC dropout, rate 0.05), "
+                        "ensemble (5 members) or laplace, all with the same network and optimiser")
     p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_uci)
@@ -79,8 +82,8 @@ def run_uci(args: argparse.Namespace) -> int:
     entries = []
     for name in names:
         dataset = uci.load(args.data_dir, name)
-        result = _run_with_bar(dataset, protocol, args.splits, args.quiet)
-        entries.append(result_entry(result, uci.published(args.data_dir, name)))
+        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method)
+        entries.append({**result_entry(result, uci.published(args.data_dir, name)), "method": args.method})
     print(markdown_table(entries))
     if args.out:
         payload = entries[0] if len(entries) == 1 else {
@@ -90,7 +93,8 @@ def run_uci(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool) -> BenchResult:
+def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
+                  method: str = "bbb") -> BenchResult:
     count = dataset.n_splits if splits is None else min(splits, dataset.n_splits)
     epochs = [protocol.epochs(dataset.split(i)[0].size) for i in range(count)]
     done = 0
@@ -111,7 +115,7 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
                       f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
                       f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-        return run(dataset, protocol, splits, on_split=finished, callback=show)
+        return run(dataset, protocol, splits, on_split=finished, callback=show, method=method)
 
 
 def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
@@ -135,7 +139,8 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
         s, pub = e["summary"], e.get("published", {})
-        row = [e["dataset"], str(len(e["splits"])), _pm(s["rmse"]),
+        method = e.get("method", "bbb")
+        row = [e["dataset"] + ("" if method == "bbb" else f" ({method})"), str(len(e["splits"])), _pm(s["rmse"]),
                *(_pm(pub.get(m, {}).get("rmse")) for m in TABLE_METHODS), _pm(s["test_ll"]),
                *(_pm(pub.get(m, {}).get("test_ll")) for m in TABLE_METHODS),
                _pm(s["coverage95"], percent=True), f"{e['wall_seconds']:.0f}"]

@@ -224,3 +224,19 @@ def test_cli_fits_any_method(tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["fit", "--method", "laplace", "--save-model", str(tmp_path / "m.pt"), "--quiet"]) == 2
     assert "Bayes-by-Backprop models only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["dropout", "ensemble", "laplace"])
+def test_uci_protocol_runs_the_other_methods(name):
+    from bnn.uci_bench import Protocol, method_settings, run_split
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 3))
+    y = 2.0 * x[:, 0] - x[:, 1] + 0.3 * rng.standard_normal(120)
+    config = Protocol(steps=600).config(10, y[:100], split=0)
+    result = run_split(x[:100], y[:100], x[100:], y[100:], config, predict_samples=50, method=name)
+    # a linear target with noise 0.3: every method gets the RMSE well below the target's std (~2.2)
+    assert result.scores.rmse < 0.8 and np.isfinite(result.scores.test_ll)
+    assert method_settings(name, config)["batch_size"] == 128
+    with pytest.raises(bnn.ConfigError, match="not 'hmc'"):
+        method_settings("hmc", config)

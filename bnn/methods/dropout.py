@@ -26,7 +26,7 @@ from bnn.data import as_inputs
 from bnn.methods import optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
 from bnn.methods.settings import check_float, check_training
-from bnn.network import ACTIVATIONS, Layout
+from bnn.network import Layout
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,7 @@ def masked_forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor]) ->
 
     x (B, D) or (M, B, D), w (M, P) with M = 1 or S: f (S, B).
     """
-    act = ACTIVATIONS[layout.activation]
-    layers = layout.split(w)
-    h = x
-    for k, (weight, bias) in enumerate(layers):
-        h = torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1)  # (S, B, out)
-        if k < len(layers) - 1:
-            h = act(h) * masks[k]
-    return h.squeeze(-1)
+    return optimise.forward(layout, x, w, masks)
 
 
 def draw_masks(layout: Layout, rate: float, shape: tuple[int, int], generator: torch.Generator,

@@ -31,7 +31,7 @@ from bnn.config import Config
 from bnn.errors import ConfigError
 from bnn.methods.base import MethodCallback, MethodProgress, Prepared, Stopwatch, prepare
 from bnn.model import softplus_inverse
-from bnn.network import Layout
+from bnn.network import ACTIVATIONS, Layout
 from bnn.posterior import gaussian_log_prob
 
 # data_nll(w (M, P), x (M, B, D), y (M, B), noise_sigma) -> (M,) mean negative log-likelihood
@@ -103,11 +103,28 @@ def init_weights(layout: Layout, members: int, generator: torch.Generator) -> Te
     return (torch.rand((members, layout.size), generator=generator) * 2 - 1) * bound
 
 
+def forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor] | None = None) -> Tensor:
+    """f (S, B) of the networks w (S, P) at inputs x (B, D), or (S, B, D) for one batch per network.
+
+    Hidden layer k's outputs are multiplied by ``masks[k]`` (S, B or 1, H_k) when given
+    (MC dropout). :meth:`Layout.forward` takes one shared x; the members of an ensemble
+    each see their own minibatch, hence this variant.
+    """
+    act = ACTIVATIONS[layout.activation]
+    layers = layout.split(w)
+    h = x
+    for k, (weight, bias) in enumerate(layers):
+        h = torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1)  # (S, B, out)
+        if k < len(layers) - 1:
+            h = act(h) if masks is None else act(h) * masks[k]
+    return h.squeeze(-1)
+
+
 def layer_nll(layout: Layout, generator: torch.Generator | None = None) -> DataNLL:
     """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness)."""
 
     def nll(w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
-        return gaussian_nll(layout.forward(x, w), y, noise)
+        return gaussian_nll(forward(layout, x, w), y, noise)
 
     return nll
 
