@@ -13,6 +13,7 @@ samples. This is the one place where N/|B| and the KL weight are applied.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -20,7 +21,8 @@ from torch import Tensor
 
 from bnn.config import KLEstimator
 from bnn.model import BayesMLP
-from bnn.posterior import gaussian_log_prob
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class LossTerms(NamedTuple):
@@ -35,13 +37,21 @@ def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, sample
                   kl: KLEstimator = KLEstimator.CLOSED, kl_weight: float = 1.0,
                   generator: torch.Generator | None = None) -> LossTerms:
     """x: (B, D), y: (B,) a batch of a data set of ``n_total`` points."""
-    if kl is KLEstimator.MC:
-        weights = model.sample_weights(samples, generator)
-        f = model(x, weights=weights)  # (S, B)
-        kl_term = model.log_q_minus_log_prior(weights).mean()
+    q = model.posterior
+    if model.local_reparam:  # no weights are drawn, so only the closed form applies
+        sigma = q.sigma
+        f = model.layout.forward_local(x, q.mu, sigma, samples, generator)
+        kl_term = q.kl(model.prior_sigma, sigma)
     else:
-        f = model(x, samples=samples, generator=generator)  # (S, B)
-        kl_term = model.kl()
-    log_lik = gaussian_log_prob(y, f, model.noise_sigma).sum(dim=1).mean()  # mean over S of batch sums
-    nll = -(n_total / x.shape[0]) * log_lik
+        draw = q.draw(samples, generator)  # one softplus(rho) a step, shared by the draw and the KL
+        f = model.layout.forward(x, draw.w)  # (S, B)
+        kl_term = q.kl(model.prior_sigma, draw.sigma) if kl is KLEstimator.CLOSED else q.mc_kl(draw, model.prior_sigma)
+    nll = (n_total / x.shape[0]) * gaussian_nll(f, y, model.loss_noise)
     return LossTerms(nll=nll, kl=kl_term, total=nll + kl_weight * kl_term)
+
+
+def gaussian_nll(f: Tensor, y: Tensor, noise: Tensor | float) -> Tensor:
+    """-mean_s sum_i log N(y_i; f_si, noise^2) for f (S, B), y (B,), in few tensor ops."""
+    samples, batch = f.shape
+    log_noise = math.log(noise) if isinstance(noise, float) else noise.log()
+    return (f - y).square().sum() * (0.5 / noise**2 / samples) + batch * (log_noise + _HALF_LOG_2PI)

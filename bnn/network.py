@@ -2,8 +2,11 @@
 
 A multilayer perceptron input_dim -> hidden... -> 1 with a fixed nonlinearity is fully
 described by its layer widths; :class:`Layout` slices a flat vector w (S, P) into
-per-layer matrices (S, out, in) and biases (S, out) and evaluates all S networks with
-batched matmuls, so the sample dimension comes first everywhere. Bayes-by-Backprop,
+per-layer matrices and biases and evaluates all S networks with batched matmuls, so the
+sample dimension comes first everywhere. In the flat vector each layer's weight matrix is
+stored transposed, (in, out) row-major, followed by its bias: the forward pass then needs
+no transpose, which matters when a step is a few dozen tiny kernels. ``split`` still hands
+out the usual (S, out, in) orientation. Bayes-by-Backprop,
 ensembles and the HMC reference sampler all evaluate networks this way.
 """
 
@@ -51,22 +54,21 @@ class Layout:
 
     def split(self, w: Tensor) -> list[tuple[Tensor, Tensor]]:
         """(S, P) -> per layer (weight (S, out, in), bias (S, out)); views, no copies."""
-        out, start = [], 0
-        for o, i in self.shapes:
-            weight = w[:, start:start + o * i].view(-1, o, i)
-            start += o * i
-            out.append((weight, w[:, start:start + o]))
-            start += o
-        return out
+        return [(weight.transpose(1, 2), bias) for weight, bias in self._parts(w)]
+
+    def _parts(self, w: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """(S, P) -> per layer (weight stored as (S, in, out), bias (S, out)): the forward's views."""
+        sizes = [n for o, i in self.shapes for n in (o * i, o)]
+        parts = w.split(sizes, dim=1)
+        return [(parts[2 * k].view(-1, i, o), parts[2 * k + 1]) for k, (o, i) in enumerate(self.shapes)]
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
         """x (N, D), w (S, P) -> f (S, N)."""
         act = ACTIVATIONS[self.activation]
-        layers = self.split(w)
-        h = x
+        layers = self._parts(w)
+        h = x.expand(w.shape[0], *x.shape)  # (S, N, D), a view
         for k, (weight, bias) in enumerate(layers):
-            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)) if h.dim() == 3 else (
-                torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1))  # (S, N, out)
+            h = torch.baddbmm(bias.unsqueeze(1), h, weight)  # (S, N, out)
             if k < len(layers) - 1:
                 h = act(h)
         return h.squeeze(-1)
@@ -77,11 +79,11 @@ class Layout:
         N(h mu_W^T + mu_b, h^2 sigma_W^2^T + sigma_b^2) per example instead of the weights.
         Same marginals per unit, less gradient variance. x (N, D) -> f (S, N)."""
         act = ACTIVATIONS[self.activation]
-        mus, variances = self.split(mu.unsqueeze(0)), self.split((sigma * sigma).unsqueeze(0))
+        mus, variances = self._parts(mu.unsqueeze(0)), self._parts((sigma * sigma).unsqueeze(0))
         h = x.unsqueeze(0)  # (1, N, D), broadcast to (S, N, .) after the first draw
         for k, ((wm, bm), (wv, bv)) in enumerate(zip(mus, variances)):
-            mean = torch.matmul(h, wm.transpose(1, 2)) + bm.unsqueeze(1)
-            var = torch.matmul(h * h, wv.transpose(1, 2)) + bv.unsqueeze(1)
+            mean = torch.matmul(h, wm) + bm.unsqueeze(1)
+            var = torch.matmul(h * h, wv) + bv.unsqueeze(1)
             eps = torch.randn((samples, *mean.shape[1:]), generator=generator)
             h = mean + var.sqrt() * eps
             if k < len(mus) - 1:

@@ -12,6 +12,7 @@ one small kernel per layer and parameter, which dominates on networks this small
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,14 @@ def gaussian_log_prob(x: Tensor, mu: Tensor | float, sigma: Tensor | float) -> T
     return -0.5 * z * z - log_sigma - _HALF_LOG_2PI
 
 
+class Draw(NamedTuple):
+    """S weight vectors w = mu + sigma * eps, with the eps and sigma that made them."""
+
+    w: Tensor  # (S, P)
+    eps: Tensor  # (S, P)
+    sigma: Tensor  # (P,)
+
+
 class MeanFieldGaussian(nn.Module):
     """q(w) = prod_j N(w_j; mu_j, softplus(rho_j)^2) over P weights."""
 
@@ -52,12 +61,37 @@ class MeanFieldGaussian(nn.Module):
 
     def sample(self, samples: int, generator: torch.Generator | None = None) -> Tensor:
         """S weight vectors by reparameterisation, w = mu + sigma * eps: (S, P)."""
-        eps = torch.randn((samples, self.mu.shape[0]), generator=generator)
-        return self.mu + self.sigma * eps
+        return self.draw(samples, generator).w
 
-    def kl(self, prior_sigma: float) -> Tensor:
-        """Closed-form KL(q || N(0, prior_sigma^2 I)), summed over all P weights."""
-        return gaussian_kl(self.mu, self.sigma, prior_sigma)
+    def draw(self, samples: int, generator: torch.Generator | None = None) -> Draw:
+        """S weight vectors with the noise and the sigma that made them (for the KL estimators)."""
+        sigma = self.sigma
+        eps = torch.randn((samples, self.mu.shape[0]), generator=generator)
+        return Draw(torch.addcmul(self.mu, sigma, eps), eps, sigma)
+
+    def kl(self, prior_sigma: float, sigma: Tensor | None = None) -> Tensor:
+        """Closed-form KL(q || N(0, prior_sigma^2 I)), summed over all P weights.
+
+        The same value as :func:`gaussian_kl`, arranged to take fewer tensor operations (it
+        runs every step; tests check both against ``kl_divergence``). ``sigma`` may be passed
+        in when the step has already computed softplus(rho).
+        """
+        sigma = self.sigma if sigma is None else sigma
+        p = self.mu.shape[0]
+        return (torch.dot(sigma, sigma) + torch.dot(self.mu, self.mu)) * (0.5 / prior_sigma**2) - sigma.log().sum() + (
+            p * (math.log(prior_sigma) - 0.5))
+
+    @staticmethod
+    def mc_kl(draw: Draw, prior_sigma: float) -> Tensor:
+        """The article's estimate mean_s [log q(w_s) - log p(w_s)] at the drawn w = mu + sigma * eps.
+
+        Because (w - mu) / sigma is exactly eps, log q(w_s) = -|eps_s|^2 / 2 - sum log sigma - P c,
+        and the Gaussian constants c cancel against the prior's: the value and the gradients
+        equal those of ``log_q(w) - log_prior(w)`` (tested) with a third of the operations.
+        """
+        s, p = draw.w.shape
+        squares = draw.w.square().sum() * (0.5 / prior_sigma**2) - 0.5 * draw.eps.square().sum()
+        return squares / s - draw.sigma.log().sum() + p * math.log(prior_sigma)
 
     def log_q(self, w: Tensor) -> Tensor:
         """log q(w) of each sample: (S, P) -> (S,)."""

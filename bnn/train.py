@@ -86,7 +86,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
     generator = torch.Generator().manual_seed(config.seed)
     model_config = config.replace(noise_sigma=config.noise_sigma / scaling.y_std)
     model = BayesMLP(xt.shape[1], model_config, generator=generator)
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    # fused: one kernel for all parameters instead of ~8 small ops each (CPU support since torch 2.4).
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, fused=True)
     fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n)
 
     batch = n if config.batch_size is None else min(config.batch_size, n)

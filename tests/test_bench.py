@@ -11,6 +11,7 @@ from bnn import bench
 from bnn.bench import ArticleNet, Case
 from bnn.loss import negative_elbo
 from bnn.model import BayesMLP
+from bnn.posterior import Draw
 
 
 def test_article_loop_loss_decreases_on_the_article_problem(article_points: tuple[np.ndarray, np.ndarray]) -> None:
@@ -57,7 +58,7 @@ def test_article_loss_and_gradients_equal_bnn_mc_loss_at_the_same_draws(
         q.rho.copy_(_flat(dict(net.named_parameters()), "rho"))
     w = torch.stack([torch.cat(draws[2 * s:2 * s + 2]) for s in range(samples)]).detach()  # (S, P)
     eps = (w - q.mu.detach()) / q.sigma.detach()
-    monkeypatch.setattr(model, "sample_weights", lambda s, generator=None: q.mu + q.sigma * eps)  # replay the draws
+    monkeypatch.setattr(q, "draw", lambda s, generator=None: Draw(q.mu + q.sigma * eps, eps, q.sigma))  # replay
     terms = negative_elbo(model, x, y, n_total=6, samples=samples, kl=bnn.KLEstimator.MC)
     mu_grad, rho_grad = torch.autograd.grad(terms.total, [q.mu, q.rho])
 

@@ -32,7 +32,7 @@ def _per_sample_loss(model: BayesMLP, x: torch.Tensor, y: torch.Tensor, eps: tor
         h, start = x, 0
         shapes = model.layout.shapes
         for k, (out_f, in_f) in enumerate(shapes):
-            weight = w[start:start + out_f * in_f].reshape(out_f, in_f)
+            weight = w[start:start + out_f * in_f].reshape(in_f, out_f).t()  # stored (in, out)
             start += out_f * in_f
             bias = w[start:start + out_f]
             start += out_f

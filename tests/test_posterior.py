@@ -18,6 +18,7 @@ def _posterior(p: int = 50, seed: int = 0) -> MeanFieldGaussian:
 def test_closed_form_kl_equals_torch_kl_divergence() -> None:
     q = _posterior()
     for prior_sigma in (0.1, 1.0, 10.0):
+        torch.testing.assert_close(gaussian_kl(q.mu, q.sigma, prior_sigma), q.kl(prior_sigma), rtol=1e-12, atol=1e-9)
         prior = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(prior_sigma, dtype=torch.float64))
         expected = kl_divergence(Normal(q.mu, q.sigma), prior).sum()
         torch.testing.assert_close(q.kl(prior_sigma), expected, rtol=1e-12, atol=1e-10)
@@ -53,3 +54,16 @@ def test_monte_carlo_kl_estimator_agrees_with_closed_form_on_average() -> None:
 
 def test_gaussian_kl_is_zero_when_q_equals_prior() -> None:
     assert float(gaussian_kl(torch.zeros(5), torch.full((5,), 3.0), 3.0)) == 0.0
+
+
+def test_mc_kl_from_the_noise_equals_log_q_minus_log_prior_with_gradients() -> None:
+    q = _posterior(p=30)
+    draw = q.draw(9, torch.Generator().manual_seed(3))
+    w = draw.w
+    fast = q.mc_kl(draw, 2.5)
+    plain = (q.log_q(w) - MeanFieldGaussian.log_prior(w, 2.5)).mean()
+    # eps is float32 (torch.randn's default): its squared sum carries float32 rounding, ~1e-7 relative.
+    torch.testing.assert_close(fast, plain, rtol=1e-6, atol=1e-6)
+    fast_grads = torch.autograd.grad(fast, [q.mu, q.rho], retain_graph=True)  # w's graph is shared
+    for a, b in zip(fast_grads, torch.autograd.grad(plain, [q.mu, q.rho])):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
