@@ -120,43 +120,64 @@ class MassWindow:
         return self.n / (self.n + 5.0) * var + 1e-3 * 5.0 / (self.n + 5.0)
 
 
+class Warmup:
+    """The warm-up schedule of the module docstring: the step sizes (C, 1) and inverse mass (C, P) to use."""
+
+    def __init__(self, w: Tensor, settings: Settings) -> None:
+        self.settings = settings
+        self.step = torch.full((w.shape[0], 1), settings.initial_step, dtype=w.dtype)
+        self.inv_mass = torch.ones_like(w)
+        self.adapt = DualAveraging(self.step, settings.target_accept)
+        self.mass = MassWindow(w)
+        warmup = settings.warmup
+        self.window = (warmup // 4, warmup * 3 // 4) if settings.adapt_mass else (-1, -1)
+
+    def update(self, it: int, w: Tensor, accept_prob: Tensor) -> None:
+        """Fold in warm-up iteration ``it`` (0-based) that ended at w with these acceptance probabilities."""
+        self.step = self.adapt.update(accept_prob.unsqueeze(1))
+        if self.window[0] <= it < self.window[1]:
+            self.mass.add(w)
+        if it == self.window[1] - 1:
+            self.inv_mass = self.mass.inverse_mass()
+            self.adapt.restart(self.step)  # the step size must be found again for the new metric
+        if it == self.settings.warmup - 1:
+            self.step = self.adapt.averaged
+
+
+def _report(callback: MethodCallback | None, it: int, settings: Settings, log_p: Tensor, n_data: int) -> bool:
+    """Tell the callback every ``CALLBACK_EVERY`` iterations and at the end; True if it asks to stop."""
+    total = settings.warmup + settings.draws
+    if callback is None or ((it + 1) % CALLBACK_EVERY and it + 1 < total):
+        return False
+    warm = it < settings.warmup
+    phase, done, of = ("warmup", it + 1, settings.warmup) if warm else (
+        "sampling", it + 1 - settings.warmup, settings.draws)
+    return bool(callback(MethodProgress("hmc", phase, done, of, float(-log_p.mean()) / n_data)))
+
+
 def sample(log_prob_grad: LogProbGrad, w0: Tensor, settings: Settings, generator: torch.Generator,
            callback: MethodCallback | None = None, n_data: int = 1) -> Run:
     """Warm up, then draw ``settings.draws`` states per chain from w0 (C, P)."""
     w = w0.clone()
     log_p, grad = log_prob_grad(w)
-    chains = w.shape[0]
-    inv_mass = torch.ones_like(w)
-    step = torch.full((chains, 1), settings.initial_step, dtype=w.dtype)
-    adapt = DualAveraging(step, settings.target_accept)
-    mass = MassWindow(w)
-    window = (settings.warmup // 4, settings.warmup * 3 // 4) if settings.adapt_mass else (-1, -1)
+    warmup = Warmup(w, settings)
     kept, accepts, divergent, stopped = [], [], 0, False
     total = settings.warmup + settings.draws
+    low = max(1, math.ceil(settings.steps / 2))
     for it in range(total):
-        warm = it < settings.warmup
-        low = max(1, math.ceil(settings.steps / 2))
         n = int(torch.randint(low, settings.steps + 1, (1,), generator=generator))
-        w, log_p, grad, accept_prob, div = transition(w, log_p, grad, step, inv_mass, n, log_prob_grad, generator)
-        if warm:
-            step = adapt.update(accept_prob.unsqueeze(1))
-            if window[0] <= it < window[1]:
-                mass.add(w)
-            if it == window[1] - 1:
-                inv_mass = mass.inverse_mass()
-                adapt.restart(step)
-            if it == settings.warmup - 1:
-                step = adapt.averaged
+        w, log_p, grad, accept_prob, div = transition(w, log_p, grad, warmup.step, warmup.inv_mass, n,
+                                                      log_prob_grad, generator)
+        if it < settings.warmup:
+            warmup.update(it, w, accept_prob)
         else:
             kept.append(w.clone())
             accepts.append(accept_prob)
             divergent += int(div.sum())
-        if callback is not None and ((it + 1) % CALLBACK_EVERY == 0 or it + 1 == total):
-            phase, done, of = ("warmup", it + 1, settings.warmup) if warm else (
-                "sampling", it + 1 - settings.warmup, settings.draws)
-            if callback(MethodProgress("hmc", phase, done, of, float(-log_p.mean()) / n_data)):
-                stopped = it + 1 < total
-                break
+        if _report(callback, it, settings, log_p, n_data):
+            stopped = it + 1 < total
+            break
     if not kept:  # stopped during warm-up: the current states are all there is
-        kept, accepts = [w.clone()], [torch.full((chains,), math.nan, dtype=w.dtype)]
-    return Run(torch.stack(kept, dim=1), step.squeeze(1), torch.stack(accepts).mean(dim=0), divergent, stopped)
+        kept, accepts = [w.clone()], [torch.full((w.shape[0],), math.nan, dtype=w.dtype)]
+    return Run(torch.stack(kept, dim=1), warmup.step.squeeze(1), torch.stack(accepts).mean(dim=0), divergent,
+               stopped)
