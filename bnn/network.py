@@ -13,6 +13,7 @@ ensembles and the HMC reference sampler all evaluate networks this way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -37,15 +38,19 @@ class Layout:
     def of(cls, input_dim: int, hidden: tuple[int, ...], activation: Activation) -> Layout:
         return cls((input_dim, *hidden, 1), Activation(activation))
 
-    @property
+    @cached_property
     def shapes(self) -> list[tuple[int, int]]:
         """(out, in) of each layer."""
         return [(b, a) for a, b in zip(self.widths[:-1], self.widths[1:])]
 
-    @property
+    @cached_property
     def size(self) -> int:
         """P, the number of weights and biases."""
         return sum(o * i + o for o, i in self.shapes)
+
+    @cached_property
+    def _sizes(self) -> list[int]:
+        return [n for o, i in self.shapes for n in (o * i, o)]
 
     def fan_in(self) -> Tensor:
         """The fan-in of the layer each flat weight belongs to: (P,)."""
@@ -58,8 +63,7 @@ class Layout:
 
     def _parts(self, w: Tensor) -> list[tuple[Tensor, Tensor]]:
         """(S, P) -> per layer (weight stored as (S, in, out), bias (S, out)): the forward's views."""
-        sizes = [n for o, i in self.shapes for n in (o * i, o)]
-        parts = w.split(sizes, dim=1)
+        parts = w.split(self._sizes, dim=1)
         return [(parts[2 * k].view(-1, i, o), parts[2 * k + 1]) for k, (o, i) in enumerate(self.shapes)]
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
