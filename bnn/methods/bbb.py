@@ -25,9 +25,9 @@ class BBBConfig:
     """Nothing of its own: Bayes-by-Backprop is configured by :class:`bnn.Config`."""
 
 
-@dataclass
+@dataclass(kw_only=True)  # the base's fields have defaults; these are required
 class FittedBBB(FittedMethod):
-    fitted: Fitted | None = None
+    fitted: Fitted
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
         return self.fitted.model(x, samples=samples, generator=generator)

@@ -69,10 +69,10 @@ def prior_decay(layout: Layout, n: int, prior_sigma: float, rate: float) -> Tens
     return torch.cat(parts) / (n * prior_sigma**2)
 
 
-@dataclass
+@dataclass(kw_only=True)  # the base's fields have defaults; these are required
 class FittedDropout(FittedMethod):
-    layout: Layout | None = None
-    weights: Tensor | None = None  # (1, P)
+    layout: Layout
+    weights: Tensor  # (1, P)
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
         masks = draw_masks(self.layout, self.method_config.rate, (samples, 1), generator, self.weights.dtype)

@@ -42,10 +42,10 @@ class EnsembleConfig:
         check_training(self)
 
 
-@dataclass
+@dataclass(kw_only=True)  # the base's fields have defaults; these are required
 class FittedEnsemble(FittedMethod):
-    layout: Layout | None = None
-    weights: Tensor | None = None  # (M, P)
+    layout: Layout
+    weights: Tensor  # (M, P)
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
         """Member m's function repeated in turn: S = M draws are each member once."""

@@ -79,12 +79,12 @@ def log_posterior(layout: Layout, data: Prepared, prior_sigma: float) -> sampler
     return log_prob_grad
 
 
-@dataclass
+@dataclass(kw_only=True)  # the base's fields have defaults; these are required
 class FittedHMC(FittedMethod):
-    layout: Layout | None = None
-    samples: Tensor | None = None  # (C, D, P) the kept states of every chain
-    run: sampler.Run | None = None
-    probes: np.ndarray | None = None  # model-unit inputs of the diagnostics
+    layout: Layout
+    samples: Tensor  # (C, D, P) the kept states of every chain
+    run: sampler.Run
+    probes: np.ndarray  # model-unit inputs of the diagnostics
 
     @property
     def dtype(self) -> torch.dtype:

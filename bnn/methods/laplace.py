@@ -75,12 +75,12 @@ def random_indices(layout: Layout, subset: str) -> Tensor:
     return torch.arange(layout.size - (o * i + o), layout.size)
 
 
-@dataclass
+@dataclass(kw_only=True)  # the base's fields have defaults; these are required
 class FittedLaplace(FittedMethod):
-    layout: Layout | None = None
-    w_map: Tensor | None = None  # (P,)
-    indices: Tensor | None = None  # (K,) indices of the random weights
-    cholesky: Tensor | None = None  # (K, K) lower Cholesky factor of the precision over them
+    layout: Layout
+    w_map: Tensor  # (P,)
+    indices: Tensor  # (K,) indices of the random weights
+    cholesky: Tensor  # (K, K) lower Cholesky factor of the precision over them
 
     @property
     def dtype(self) -> torch.dtype:
