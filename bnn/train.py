@@ -87,7 +87,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
     model_config = config.replace(noise_sigma=config.noise_sigma / scaling.y_std)
     model = BayesMLP(xt.shape[1], model_config, generator=generator)
     # fused: one kernel for all parameters instead of ~8 small ops each (CPU support since torch 2.4).
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, fused=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
     fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n)
 
     batch = n if config.batch_size is None else min(config.batch_size, n)
@@ -101,7 +102,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
         for b in range(steps_per_epoch):
             idx = None if order is None else order[b * batch:(b + 1) * batch]
             xb, yb = (xt, yt) if idx is None else (xt[idx], yt[idx])
-            optimiser.zero_grad(set_to_none=True)
+            for p in params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
+                p.grad = None
             terms = negative_elbo(model, xb, yb, n_total=n, samples=config.train_samples, kl=config.kl,
                                   kl_weight=config.kl_weight, generator=generator)
             terms.total.backward()
