@@ -240,3 +240,16 @@ def test_uci_protocol_runs_the_other_methods(name):
     assert method_settings(name, config)["batch_size"] == 128
     with pytest.raises(bnn.ConfigError, match="not 'hmc'"):
         method_settings("hmc", config)
+
+
+def test_methods_benchmark_measures_and_reports(capsys):
+    from bnn import methods_bench
+
+    assert methods_bench.main(["--methods", "ensemble", "laplace"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["method", "wall", "s"]
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out[1:]}
+    assert set(rows) == {"ensemble", "laplace"}
+    for wall, cpu, std0, std45, _gap in rows.values():
+        assert wall > 0 and cpu > 0 and std0 > 0 and std45 > 0
+    assert rows["ensemble"][4] > 2  # the ensemble's members disagree in the gap toy's gap
