@@ -31,7 +31,7 @@ st.caption("Mean-field variational inference (Bayes-by-Backprop) is known to be 
 
 SOURCES = {"main": "The main page's points and model", "gap": "Gap preset: two clusters with a wide gap",
            "article": "The article's six points"}
-PENDING, STOPPED = "cmp_pending", "cmp_stopped"
+PENDING, STOPPED, REFUSED = "cmp_pending", "cmp_stopped", "cmp_refused"
 MAX_WORK = 2e10  # weight x point x evaluation products of one method's run: ~ a minute on one core
 HELD_OUT = 200
 
@@ -122,13 +122,22 @@ def run_missing(missing: dict[str, dict], state: AppState, request: str) -> None
             st.info(("Stopped. " if stopped else "") + f"Press **Run** to fit: {names}.", icon="▶️")
         return
     buttons[1].button("Stop", key="cmp_stop", on_click=stop)
+    refused = {}
     for name, settings in missing.items():
         try:
             run_method(name, settings, state, st.empty())
         except BNNError as exc:
-            st.error(f"{METHODS[name].label}: {exc}", icon="⚠️")
+            refused[name] = str(exc)
     st.session_state.pop(PENDING, None)
+    st.session_state[REFUSED] = (request, refused)  # shown after the rerun that draws the results
     st.rerun()
+
+
+def show_refusals(request: str) -> None:
+    done_for, refused = st.session_state.get(REFUSED, ("", {}))
+    if done_for == request:
+        for name, message in refused.items():
+            st.error(f"{METHODS[name].label} was not fitted: {message}", icon="⚠️")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -209,7 +218,9 @@ def page() -> None:
     keys = {n: fit_key(n, s, state) for n, s in settings.items()}
     fits = {n: f for n, k in keys.items() if (f := fit_cache().get(k)) is not None}
     missing = {n: s for n, s in settings.items() if n not in fits}
-    run_missing(missing, state, json.dumps(sorted(str(k) for k in keys.values())))
+    request = json.dumps(sorted(str(k) for k in keys.values()))
+    show_refusals(request)
+    run_missing(missing, state, request)
     if fits:
         results(fits, keys, state, fn)
 

@@ -89,3 +89,17 @@ def test_y_range_is_shared_and_clipped_to_the_data_scale():
     low, high = compare_plots.y_range({"a": wide}, (np.array([0.0]), np.array([0.0])), None)
     # data and means span -3..3 (spread 6): the band is cut 3 spreads beyond, plus 5 % padding
     assert low == pytest.approx(-21 - 0.05 * 42) and high == pytest.approx(21 + 0.05 * 42)
+
+
+def test_a_refused_method_says_why_and_the_others_still_run():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["cmp_source"] = "main"
+    at.query_params["learn_noise"] = "true"  # the main page's link: a learned noise, which HMC refuses
+    at.session_state["cmp_methods"] = ["ensemble", "hmc"]
+    for key, value in SMALL.items():
+        at.session_state[key] = value
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception
+    assert any("HMC (reference) was not fitted" in e.value and "fixed noise" in e.value for e in at.error)
+    assert list(at.dataframe[0].value.index) == ["Deep ensemble"]
