@@ -119,17 +119,23 @@ def standardise_inputs(x_train: np.ndarray, x_other: np.ndarray) -> tuple[np.nda
 
 UCI_METHODS = ("bbb", "dropout", "ensemble", "laplace")  # the HMC sampler is for small problems only
 DROPOUT_RATE = 0.05  # Gal & Ghahramani (2016)'s UCI rate
-ENSEMBLE_MEMBERS = 5  # Lakshminarayanan et al. (2017)'s UCI ensembles
+# Lakshminarayanan et al. (2017), section 3.3: 5 members, 40 epochs, batches of 100, Adam at 0.1.
+# MAP networks have no KL to hold them back: under the 10,000-step protocol the shared learned
+# noise shrinks with the training residuals (validation log-likelihood on split 0's training
+# rows, 20 % held out: boston -6.85 against -2.55 with the paper's schedule, yacht -13.8
+# against -2.19; concrete -3.22 against -3.27).
+ENSEMBLE = {"members": 5, "epochs": 40, "batch_size": 100, "lr": 0.1}
 
 
 def method_settings(method: str, config: Config) -> dict[str, object]:
-    """The other methods' settings under the same protocol: the optimiser of ``config`` (epochs,
-    learning rate, minibatch) and each paper's own UCI choice (dropout rate, ensemble size)."""
+    """The other methods' settings: MC dropout under the protocol's optimiser (``config``'s epochs,
+    learning rate and minibatch) with Gal & Ghahramani's rate; the ensemble on its paper's schedule."""
     if method not in UCI_METHODS:
         raise ConfigError(f"the UCI benchmark runs {', '.join(UCI_METHODS)}, not {method!r}")
     common = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size}
-    extra = {"dropout": {"rate": DROPOUT_RATE}, "ensemble": {"members": ENSEMBLE_MEMBERS}}
-    return {} if method == "bbb" else {**common, **extra.get(method, {})}
+    settings = {"bbb": {}, "dropout": {**common, "rate": DROPOUT_RATE}, "ensemble": dict(ENSEMBLE),
+                "laplace": common}
+    return settings[method]
 
 
 def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

@@ -237,7 +237,7 @@ def test_uci_protocol_runs_the_other_methods(name):
     result = run_split(x[:100], y[:100], x[100:], y[100:], config, predict_samples=50, method=name)
     # a linear target with noise 0.3: every method gets the RMSE well below the target's std (~2.2)
     assert result.scores.rmse < 0.8 and np.isfinite(result.scores.test_ll)
-    assert method_settings(name, config)["batch_size"] == 128
+    assert method_settings(name, config)["batch_size"] == (100 if name == "ensemble" else 128)
     with pytest.raises(bnn.ConfigError, match="not 'hmc'"):
         method_settings("hmc", config)
 
