@@ -18,6 +18,7 @@ from bnn.config import Config
 from bnn.share import AppState
 from bnn.view import View
 from ui import live, result, runner, sidebar
+from ui import pin as ui_pin
 from ui import points as ui_points
 from ui import state as ui_state
 
@@ -54,9 +55,12 @@ def training_panel(state: AppState, fn: object) -> None:
     buttons[2].toggle("Auto-train", key="auto_train", persist_state="session",
                       help="Train again whenever a setting or a point changes.")
     log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
-    status, notice, band_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
+    status, notice, band_slot = st.empty(), st.empty(), st.empty()
+    pin_slot, loss_slot = st.container(), st.empty()
+    pinned = ui_pin.pinned_band(state.view)
     if training:
-        fitted = live.run(state, live.LiveTraining(state, fn, status, notice, band_slot, loss_slot, log_scale))
+        fitted = live.run(state, live.LiveTraining(state, fn, status, notice, band_slot, loss_slot, log_scale,
+                                                   pinned=pinned))
     stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
     if not training and fitted is not None:
         st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
@@ -65,7 +69,9 @@ def training_panel(state: AppState, fn: object) -> None:
         status.info("Press **Train** to fit these points.")
         return
     live.describe(status, shown, key)
-    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale)
+    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned)
+    with pin_slot:
+        ui_pin.panel(shown, state.view)
 
 
 def dashboard() -> None:

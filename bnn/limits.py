@@ -41,7 +41,7 @@ class Limits:
     step_overhead: float = 6e5  # one step's fixed cost, in multiply-add equivalents
     # Multiply-adds of one prediction over the plotted grid (samples x grid x weights).
     predict_work: float = 3e9
-    grid: int = 200  # x positions of the plotted band
+    grid: int = 100  # x positions of the plotted band and its predictions CSV: the article's 100
     link_chars: int = 7_000  # query string of a shareable link (see bnn.share)
 
 

@@ -3,14 +3,20 @@
 Every way a point set enters (typed in a table, generated, uploaded, read from a
 link) goes through :meth:`Points.of`, which checks the values with the engine's
 rules (finite, at most 1e6 in size) plus the dashboard's cap on their number, and
-rounds them to float32 (see :mod:`bnn.share` for why). :func:`from_csv` reads an
-uploaded file defensively: a size cap, text only, an ``x`` and a ``y`` column, and
-a message naming the first bad row.
+rounds them to float32 (see :mod:`bnn.share` for why). Typed and uploaded cells are
+text read by :func:`parse_number`, one strict grammar (plain decimals and scientific
+notation, nothing else), so ``1e-3`` is 0.001 and ``abc``, ``nan`` or ``1e400`` are
+refused with a message naming the row, the column and the text. :func:`from_csv`
+reads an uploaded file defensively: a size cap, text only, an ``x`` and a ``y`` column.
+The table editor shows values to 6 significant digits and keeps the exact ones beside
+them (:func:`editor_frame`, :func:`from_editor`), so showing a point never rounds it.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from bnn import toys
-from bnn.data import as_inputs, as_targets
+from bnn.data import MAX_ABS, as_inputs, as_targets
 from bnn.errors import PointsError
 from bnn.limits import LIMITS
 
@@ -75,24 +81,83 @@ def _short(value: float) -> str:
     return np.format_float_positional(np.float32(value), unique=True, trim="-")
 
 
-def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
-    """A table with columns x and y (as the dashboard's editor returns it) -> Points.
+# a decimal number, optionally in scientific notation: what people type and CSV files hold
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
+SHOWN_PROBLEMS = 5  # bad cells named in one message
+DIGITS = 6  # significant digits the table editor shows
 
-    Empty cells, text and non-finite numbers are reported with their row number."""
+
+def parse_number(value: object) -> float:
+    """One cell (text as typed or read, or a number) -> float within the engine's bounds.
+
+    Raises PointsError saying what is wrong with it; Python's float() is not used on the
+    text alone because it also takes "nan", "inf" and "1_000"."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        number, shown = float(value), f"{float(value):g}"
+        if math.isnan(number):
+            raise PointsError("the cell is empty")
+    else:
+        text = "" if value is None else str(value).strip().replace("\u2212", "-")  # a typographic minus
+        shown = _clip(text)
+        if not text:
+            raise PointsError("the cell is empty")
+        if _NON_FINITE.fullmatch(text):
+            raise PointsError(f"{shown} is not a finite number")
+        if not _NUMBER.fullmatch(text):
+            raise PointsError(f"{shown} is not a number")
+        number = float(text)
+    if not math.isfinite(number):
+        raise PointsError(f"{shown} is too large: values must lie within ±{MAX_ABS:g}")
+    if abs(number) > MAX_ABS:
+        raise PointsError(f"{shown} is outside ±{MAX_ABS:g} (larger values are almost surely typos)")
+    return number
+
+
+def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
+    """A table with columns x and y (text or numbers) -> Points.
+
+    Every bad cell is found; the message names the first few by row, column and text."""
     if len(frame) > max_points:
         raise PointsError(f"at most {max_points:,} points here; the table has {len(frame):,} rows")
     if len(frame) == 0:
         raise PointsError("the table is empty: at least one point is needed")
-    columns = {}
-    for name in ("x", "y"):
-        values = pd.to_numeric(frame[name], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.astype("float64"))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            shown = frame[name].iloc[row]
-            raise PointsError(f"row {row + 1}: {name} must be a finite number, got {_cell(shown)}")
-        columns[name] = values.astype("float64").to_numpy()
+    columns: dict[str, np.ndarray] = {"x": np.empty(len(frame)), "y": np.empty(len(frame))}
+    problems: list[str] = []
+    for row, cells in enumerate(zip(frame["x"].tolist(), frame["y"].tolist())):
+        for name, cell in zip(columns, cells):
+            try:
+                columns[name][row] = parse_number(cell)
+            except PointsError as exc:
+                problems.append(f"row {row + 1}, {name}: {exc}")
+    if problems:
+        more = len(problems) - SHOWN_PROBLEMS
+        hint = ". Write numbers like 0.5, -2 or 1e-3" if any("is not a number" in p for p in problems) else ""
+        raise PointsError("; ".join(problems[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "") + hint)
     return Points.of(columns["x"], columns["y"], max_points=max_points)
+
+
+def format_value(value: float) -> str:
+    """How the table editor shows a value: at most 6 significant digits ("0.2224", "1e-05")."""
+    return f"{value:.{DIGITS}g}"
+
+
+def editor_frame(points: Points) -> pd.DataFrame:
+    """The table the editor edits: x and y as text, and the exact values in hidden columns."""
+    return pd.DataFrame({"x": [format_value(v) for v in points.x], "y": [format_value(v) for v in points.y],
+                         "x_value": points.x, "y_value": points.y})
+
+
+def from_editor(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
+    """Points from an edited :func:`editor_frame`: a cell that still shows its exact value's
+    text keeps the exact value (6 digits shown must not round the points); the rest is parsed."""
+    cells = {}
+    for name in ("x", "y"):
+        text = frame[name].tolist()
+        exact = frame[f"{name}_value"].tolist() if f"{name}_value" in frame else [None] * len(text)
+        cells[name] = [e if isinstance(t, str) and isinstance(e, float) and math.isfinite(e) and t == format_value(e)
+                       else t for t, e in zip(text, exact)]
+    return from_frame(pd.DataFrame(cells), max_points=max_points)
 
 
 def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMITS.upload_bytes) -> Points:
@@ -106,7 +171,8 @@ def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMI
     except UnicodeDecodeError:
         raise PointsError("the file is not a UTF-8 text CSV file") from None
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, nrows=max_points + 1, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, nrows=max_points + 1, skipinitialspace=True,
+                            keep_default_na=False)  # "nan", "NA" stay text, for parse_number to name
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise PointsError(f"the file is not a readable CSV table ({str(exc).strip() or 'empty'})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -117,8 +183,5 @@ def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMI
     return from_frame(frame[["x", "y"]], max_points=max_points)
 
 
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "an empty cell"
-    text = str(value)
+def _clip(text: str) -> str:
     return repr(text if len(text) <= 30 else text[:30] + "…")

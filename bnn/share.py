@@ -79,7 +79,8 @@ _VIEW_KEYS = {
 }
 _OTHER_KEYS = ("v", "toy", "expr", "pts", "npts")
 IGNORED_KEYS = ("embed", "embed_options")  # Streamlit's own query keys
-_INT = re.compile(r"\d{1,19}")
+_INT = re.compile(r"\d{1,19}")  # a count or a layer width: digits only
+_SIGNED_INT = re.compile(r"[+-]?\d{1,19}")  # a field's value: its range check says what is allowed
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
 _B64 = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -152,8 +153,10 @@ def decode(query: Mapping[str, str | list[str]]) -> Decoded:
         except BNNError as exc:
             problems.append(f"the link's points could not be read ({exc}); the article's points are shown")
     elif "npts" in raw:
-        n = raw["npts"]
-        points_left_out = int(n) if _INT.fullmatch(n) else 0
+        if _INT.fullmatch(raw["npts"]):
+            points_left_out = int(raw["npts"])
+        else:
+            problems.append(f"npts={_clip(raw['npts'])!r} was ignored: it must be a count of points, such as 900")
     return Decoded(state, tuple(problems), points_left_out)
 
 
@@ -222,7 +225,9 @@ def _parse(text: str, default: Any, name: str) -> Any:
 
 
 def _parse_int(text: str) -> int:
-    if not _INT.fullmatch(text):
+    """A whole number, sign included: -4 is a whole number, and the field's own range check
+    then says it must be >= 0 (a message "not a whole number" would be wrong)."""
+    if not _SIGNED_INT.fullmatch(text):
         raise LinkError("not a whole number")
     return int(text)
 

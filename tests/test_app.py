@@ -7,7 +7,9 @@ only the first test pays for it.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,8 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 import bnn
+from bnn import pin
+from bnn.limits import LIMITS
 from bnn.points import Points
 from bnn.predict import SUMMARY_COLUMNS
 from bnn.share import AppState, decode
@@ -127,6 +131,48 @@ def test_generate_points_from_a_named_toy_and_from_a_formula() -> None:
     assert at.query_params["expr"] == "2*x + 1"
 
 
+def band_traces(at: AppTest) -> dict[str, dict[str, Any]]:
+    """The band chart's traces by name, their numbers decoded (Plotly >= 6 sends arrays as base64)."""
+    for chart in at.get("plotly_chart"):
+        traces = json.loads(chart.proto.spec)["data"]
+        if any(t.get("name") == "predictive mean" for t in traces):
+            for t in traces:
+                for axis in ("x", "y"):
+                    if isinstance(t.get(axis), dict):
+                        t[axis] = np.frombuffer(base64.b64decode(t[axis]["bdata"]), dtype=t[axis]["dtype"])
+            return {t.get("name") or f"unnamed {k}": t for k, t in enumerate(traces)}
+    raise AssertionError("no band chart on the page")
+
+
+def test_pin_keeps_a_run_drawn_and_compares_the_next_one_with_it() -> None:
+    at = main_page()
+    first = at.session_state[SHOWN]
+    at.button(key="pin").click().run()
+    assert at.button(key="pin").disabled  # the run on screen is the pinned one
+    at.number_input(key="seed").set_value(5)
+    at.number_input(key="epochs").set_value(300).run()
+    assert "pinned run: mean" in band_traces(at)  # drawn while the controls change...
+    at.button(key="train").click().run()
+    assert not at.exception and not errors(at) and shown_config(at) == bnn.Config(seed=5, epochs=300)
+    traces = band_traces(at)  # ...and after retraining, under the new band
+    grid = np.linspace(-5, 5, LIMITS.grid)
+    pinned = bnn.predict(first.fitted, grid, samples=100)  # the oracle: the engine on the pinned fit
+    np.testing.assert_allclose(traces["pinned run: mean"]["y"], pinned["mean"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(traces["pinned run: 95% interval of f"]["y"], pinned["f_upper"], rtol=1e-9)
+    current = bnn.predict(at.session_state[SHOWN].fitted, grid, samples=100)
+    np.testing.assert_allclose(traces["predictive mean"]["y"], current["mean"], rtol=1e-9, atol=1e-12)
+    table = next(d.value for d in at.dataframe if d.value.index.name == "metric")
+    x = Points.article().x
+    expected_pinned = pin.run_metrics(pinned, x, first.fitted.history["total"].iloc[-1], first.fitted.noise_sigma)
+    np.testing.assert_allclose(table["pinned"], list(expected_pinned.values()), rtol=1e-9)
+    np.testing.assert_allclose(table["difference"], table["current"] - table["pinned"])
+    assert (table["difference"].abs() > 0).sum() >= 4  # another seed and a tenth of the epochs: other numbers
+    assert any("Changed since: epochs 2,000 → 300; seed 0 → 5" in c.value for c in at.caption)
+    at.button(key="unpin").click().run()
+    assert not any(name.startswith("pinned") for name in band_traces(at))
+    assert not any(d.value.index.name == "metric" for d in at.dataframe) and not at.button(key="pin").disabled
+
+
 # ---- bad input -----------------------------------------------------------------------------------
 def test_a_bad_control_value_gets_a_message_and_the_last_good_result_stays() -> None:
     at = main_page()
@@ -155,26 +201,26 @@ def test_an_unsafe_or_malformed_formula_gets_a_message(text: str, words: str) ->
 
 def test_bad_table_edits_get_a_message_and_keep_the_last_good_points() -> None:
     at = main_page()
+    band = at.session_state[SHOWN]
     for edit, words in [
-        ({"edited_rows": {0: {"x": None}}, "added_rows": [], "deleted_rows": []}, "row 1: x must be a finite"),
-        ({"edited_rows": {}, "added_rows": [{"x": 1e300, "y": 1.0}], "deleted_rows": []}, "within"),
+        ({"edited_rows": {0: {"x": None}}, "added_rows": [], "deleted_rows": []}, "row 1, x: the cell is empty"),
+        ({"edited_rows": {0: {"x": "abc"}}, "added_rows": [], "deleted_rows": []}, "row 1, x: 'abc' is not a number"),
+        ({"edited_rows": {2: {"y": "1e400"}}, "added_rows": [], "deleted_rows": []}, "row 3, y: '1e400' is too large"),
+        ({"edited_rows": {1: {"x": "nan"}, 4: {"y": "inf"}}, "added_rows": [], "deleted_rows": []},
+         "row 2, x: 'nan' is not a finite number; row 5, y: 'inf' is not a finite number"),
+        ({"edited_rows": {}, "added_rows": [{"x": "1e300", "y": "1"}], "deleted_rows": []},
+         "row 7, x: '1e300' is outside"),
+        ({"edited_rows": {}, "added_rows": [{"x": "0.5"}], "deleted_rows": []}, "row 7, y: the cell is empty"),
         ({"edited_rows": {}, "added_rows": [], "deleted_rows": [0, 1, 2, 3, 4, 5]}, "the table is empty"),
-        ({"edited_rows": {}, "added_rows": [{"x": 0.0, "y": 0.0}] * 2001, "deleted_rows": []}, "at most 2,000"),
+        ({"edited_rows": {}, "added_rows": [{"x": "0", "y": "0"}] * 2001, "deleted_rows": []}, "at most 2,000"),
     ]:
         at.session_state["points_editor"] = edit
         at.run()
         assert not at.exception
-        assert any(words in e for e in errors(at)), (words, errors(at))
-        assert at.session_state["points"] == Points.article()
-
-
-def test_a_good_table_edit_changes_the_points_and_the_link() -> None:
-    at = main_page()
-    at.session_state["points_editor"] = {"edited_rows": {}, "added_rows": [{"x": 0.0, "y": 1.0}],
-                                         "deleted_rows": []}
-    at.run()
-    assert not errors(at) and len(at.session_state["points"]) == 7
-    assert decode(at.query_params).state.points == at.session_state["points"]
+        assert any(words in e and "your edits stay in it" in e for e in errors(at)), (words, errors(at))
+        assert at.session_state["points"] == Points.article()  # the last good points stay in use...
+        assert at.session_state["points_editor"]["edited_rows"] == edit["edited_rows"]  # ...and the edits in the table
+        assert at.session_state[SHOWN].fitted is band.fitted  # and so does the band
 
 
 @pytest.mark.parametrize(("name", "data", "words"), [
@@ -269,13 +315,28 @@ def test_downloads_hold_the_engines_columns_the_config_and_the_points(monkeypatc
     at = main_page()
     table = pd.read_csv(io.BytesIO(download_bytes(at, "download_predictions")))
     assert list(table.columns) == ["x", *SUMMARY_COLUMNS]
-    assert len(table) == 200 and table["x"].iloc[0] == -5.0 and table["x"].iloc[-1] == 5.0
+    assert len(table) == LIMITS.grid == 100  # the article's plot: 100 points on [-5, 5]
+    assert table["x"].iloc[0] == -5.0 and table["x"].iloc[-1] == 5.0
     # the same numbers as the engine's own predict on the same grid (same seed, same draws)
     fitted = at.session_state[SHOWN].fitted
-    direct = bnn.predict(fitted, np.linspace(-5, 5, 200), samples=100, level=0.95)
+    direct = bnn.predict(fitted, np.linspace(-5, 5, 100), samples=100, level=0.95)
     np.testing.assert_allclose(table.to_numpy(), direct.to_numpy(), rtol=1e-9, atol=1e-12)
     assert bnn.Config.from_json(download_bytes(at, "download_config").decode()) == bnn.Config()
     assert download_bytes(at, "download_points").decode().startswith("x,y\n-2,-3\n-1.8,0.2224\n")
+
+
+def test_scientific_notation_in_the_table_is_read_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    at = main_page()
+    at.session_state["points_editor"] = {"edited_rows": {0: {"x": "1e-3"}, 1: {"y": "2.5E1"}},
+                                         "added_rows": [{"x": "-4.5e0", "y": "+.5"}], "deleted_rows": []}
+    at.run()
+    assert not errors(at)
+    points = at.session_state["points"]
+    assert points.x[0] == np.float32(1e-3) and points.y[1] == 25.0 and (points.x[-1], points.y[-1]) == (-4.5, 0.5)
+    assert points.y[0] == -3.0 and points.x[1] == np.float32(-1.8)  # the row's other cell keeps its value
+    csv = download_bytes(at, "download_points").decode().splitlines()
+    assert csv[1] == "0.001,-3" and csv[2] == "-1.8,25" and csv[-1] == "-4.5,0.5"
 
 
 def test_model_file_download_loads_back(tmp_path: Path) -> None:

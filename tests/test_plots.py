@@ -52,6 +52,42 @@ def test_band_figure_shades_the_chosen_band(article_fit: bnn.Fitted, band: str, 
     assert tuple(fig.layout.xaxis.range) == (-5.0, 5.0)
 
 
+def test_a_pinned_band_is_drawn_under_the_current_one_in_grey(article_fit: bnn.Fitted) -> None:
+    view = View(functions=2)
+    current = plots.band_data(article_fit, view, grid=30)
+    # another fit's band stands in for the pinned run: twice as wide and shifted up by 50
+    pinned = plots.BandData(current.table.assign(f_lower=current.table["f_lower"] * 2 + 50,
+                                                 f_upper=current.table["f_upper"] * 2 + 50,
+                                                 mean=current.table["mean"] + 50), None, current.functions[:0])
+    fig = plots.band_figure(current, view, pinned=pinned, pinned_label="pinned run")
+    uids = [tr.uid for tr in fig.data]
+    assert uids[:3] == ["pinned_lo", "pinned_hi", "pinned_mean"]  # first: drawn under the current band
+    assert fig.data[1].fill == "tonexty" and "110, 110, 110" in fig.data[1].fillcolor
+    assert fig.data[2].line.dash == "dash" and np.array_equal(fig.data[2].y, pinned.table["mean"])
+    assert fig.data[1].name == "pinned run: 95% interval of f"
+    low, high = fig.layout.yaxis.range  # the axis frames both bands
+    assert high >= pinned.table["f_upper"].max() and low <= current.table["f_lower"].min()
+    unpinned = plots.band_figure(current, view)
+    assert [tr.uid for tr in unpinned.data] == uids[3:]
+
+
+@pytest.mark.parametrize("inner", [0.0, 0.5])
+def test_updating_a_live_figure_equals_drawing_it_anew(article_fit: bnn.Fitted, inner: float) -> None:
+    x, y = bnn.toys.article_points()
+    view = View(functions=3, inner=inner, samples=20)
+    pinned = plots.band_data(article_fit, View(functions=0, samples=30), grid=25)
+    early = bnn.fit(x, y, bnn.Config(epochs=30))
+    fig = plots.band_figure(plots.band_data(early, view, grid=25), view, points=(x, y), pinned=pinned, title="a")
+    later = plots.band_data(article_fit, view, grid=25)
+    plots.update_band(fig, later, view, title="b")
+    fresh = plots.band_figure(later, view, points=(x, y), pinned=pinned, title="b")
+    assert fig.to_dict() == fresh.to_dict()  # the oracle: a figure built from scratch
+    history = article_fit.history
+    loss = plots.loss_figure(history.iloc[:10])
+    plots.update_loss(loss, history)
+    assert loss.to_dict() == plots.loss_figure(history).to_dict()
+
+
 def test_loss_figure_has_three_terms_and_is_thinned(article_fit: bnn.Fitted) -> None:
     history = pd.DataFrame({"epoch": np.arange(1, 5001), "step": np.arange(1, 5001), "nll": 1.0, "kl": 2.0,
                             "total": 3.0, "noise_sigma": 0.1})

@@ -115,6 +115,16 @@ def test_largest_link_stays_under_a_proxy_request_line_limit() -> None:
     ("xmin", "10", "x range"),
     ("xmax", "1e9", "x range"),
     ("seed", "99999999999", "seed must be at most"),
+    # a negative whole number is a whole number: the message is the field's range, never "not a whole number"
+    ("seed", "-4", "seed must be in [0,"),
+    ("epochs", "-5", "epochs must be in [1,"),
+    ("mc", "-2", "train_samples must be in [1,"),
+    ("batch", "-3", "batch_size must be at least 1"),
+    ("samples", "-1", "samples must be in [1,"),
+    ("level", "-0.5", "level must be in [0.5,"),
+    ("noise", "-1", "noise_sigma must be in (0,"),
+    ("epochs", "2.5", "not a whole number"),
+    ("npts", "-5", "must be a count of points"),
     ("mc", "9" * 70, "characters long"),
     ("toy", "nope", "unknown toy"),
 ])
@@ -203,11 +213,12 @@ def test_csv_accepts_extra_columns_case_and_a_bom() -> None:
     (b"x,y\n", "at least one point"),
     (b"a,b\n1,2\n", "columns x and y"),
     (b"x\n1\n", "columns x and y"),
-    (b"x,y\n1,two\n", "row 1: y must be a finite number, got 'two'"),
-    (b"x,y\n1,2\n3,\n", "row 2: y must be a finite number, got an empty cell"),
-    (b"x,y\n1,inf\n", "row 1: y must be a finite number"),
-    (b"x,y\nnan,1\n", "row 1: x must be a finite number"),
-    (b"x,y\n1,1e300\n", "within"),
+    (b"x,y\n1,two\n", "row 1, y: 'two' is not a number"),
+    (b"x,y\n1,2\n3,\n", "row 2, y: the cell is empty"),
+    (b"x,y\n1,inf\n", "row 1, y: 'inf' is not a finite number"),
+    (b"x,y\nnan,1\n", "row 1, x: 'nan' is not a finite number"),
+    (b"x,y\n1,1e300\n", "row 1, y: '1e300' is outside ±1e\\+06"),
+    (b"x,y\n1,1e400\n", "row 1, y: '1e400' is too large"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ("x,y\n1,2\n".encode("utf-16"), "binary"),
     (b"x,y\n\xff\xfe,1\n", "UTF-8"),
@@ -237,10 +248,62 @@ def test_table_rows_are_checked_with_their_row_number() -> None:
     import pandas as pd
 
     frame = pd.DataFrame({"x": [1.0, 2.0, None], "y": [1.0, 2.0, 3.0]})
-    with pytest.raises(bnn.PointsError, match="row 3: x must be a finite number, got an empty cell"):
+    with pytest.raises(bnn.PointsError, match="row 3, x: the cell is empty"):
         pts.from_frame(frame)
     with pytest.raises(bnn.PointsError, match="the table is empty"):
         pts.from_frame(frame.iloc[:0])
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1e-3", 0.001), ("2.5e1", 25.0), ("-1.8", -1.8), ("+.5", 0.5), ("7.", 7.0), (" 3 ", 3.0),
+    ("1E+2", 100.0), ("\u22122", -2.0), ("1e-400", 0.0), ("1e6", 1e6), (4, 4.0), (-0.25, -0.25),
+])
+def test_numbers_as_people_type_them_are_read(text: object, value: float) -> None:
+    assert pts.parse_number(text) == value
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("abc", "'abc' is not a number"), ("1,5", "'1,5' is not a number"), ("1_000", "is not a number"),
+    ("0x10", "is not a number"), ("1e", "is not a number"), ("nan", "not a finite number"),
+    ("-inf", "not a finite number"), ("Infinity", "not a finite number"), ("1e400", "'1e400' is too large"),
+    ("9999999", "'9999999' is outside ±1e+06"), ("", "empty"), ("  ", "empty"), (None, "empty"),
+    (float("nan"), "empty"), (float("inf"), "too large"), (True, "is not a number"),
+])
+def test_bad_cells_get_a_reason(text: object, words: str) -> None:
+    with pytest.raises(bnn.PointsError) as info:
+        pts.parse_number(text)
+    assert words in str(info.value)
+
+
+def test_every_bad_cell_is_named_by_row_and_column_up_to_a_few() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": ["1", "abc", "3"], "y": ["1e400", "2", ""]})
+    with pytest.raises(bnn.PointsError) as info:
+        pts.from_frame(frame)
+    message = str(info.value)
+    assert message.startswith("row 1, y: '1e400' is too large")
+    assert "row 2, x: 'abc' is not a number" in message and "row 3, y: the cell is empty" in message
+    many = pd.DataFrame({"x": ["a"] * 8, "y": ["1"] * 8})
+    with pytest.raises(bnn.PointsError) as info:
+        pts.from_frame(many)
+    assert str(info.value).endswith("row 5, x: 'a' is not a number; and 3 more. Write numbers like 0.5, -2 or 1e-3")
+
+
+def test_the_editor_shows_six_digits_and_keeps_the_exact_values() -> None:
+    points = noisy_points(50)
+    frame = pts.editor_frame(points)
+    assert all(len(v.lstrip("-").replace(".", "").split("e")[0].lstrip("0")) <= 6 for v in frame["x"])
+    assert frame["y"].iloc[0] == f"{points.y[0]:.6g}"
+    assert pts.from_editor(frame) == points  # shown to 6 digits, read back bit for bit
+    # a typed cell is parsed, its row's other cell keeps its exact value; added rows have no exact value
+    frame.loc[0, "x"] = "1e-3"
+    frame.loc[len(frame)] = {"x": "2.5e1", "y": "-3", "x_value": None, "y_value": None}
+    edited = pts.from_editor(frame)
+    assert edited.x[0] == np.float32(0.001) and edited.y[0] == points.y[0]
+    assert (edited.x[-1], edited.y[-1]) == (25.0, -3.0) and len(edited) == 51
+    assert pts.to_csv(edited).decode().splitlines()[1].startswith("0.001,")
+    assert pts.from_editor(pts.editor_frame(Points.article())) == Points.article()
 
 
 # ---- view and caps ---------------------------------------------------------------------------

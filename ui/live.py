@@ -1,19 +1,21 @@
 """The training panel: when to train, and the loss curve and band streaming while it runs.
 
 A run starts on the session's first load (so a newcomer sees the article's band
-without pressing anything), on Train, on any change when "Train on every change" is
-on, and again after a rerun interrupted it with the same settings (moving a view
-control mid-run). Streamlit stops a run by raising its control exceptions from the
-next ``st`` call, which the progress callback makes a few times a second, so a
-changed control or Stop ends the run within a fraction of a second. Only finished
-runs are kept (see :mod:`ui.runner`).
+without pressing anything), on Train, on any change when "Auto-train" is on, and
+again after a rerun interrupted it with the same settings (moving a view control
+mid-run). Streamlit stops a run by raising its control exceptions from the next
+``st`` call, which the progress callback makes twice a second, so a changed control
+or Stop ends the run within about half a second. Only finished runs are kept (see
+:mod:`ui.runner`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import bnn
@@ -22,8 +24,11 @@ from bnn.share import AppState
 from ui import result, runner
 
 PENDING, STOPPED, SHOWN = "pending_fit", "stopped_fit", "shown_fit"
-LIVE_SAMPLES = 50  # draws behind the band while training: enough for its shape, cheap
-LOSS_EVERY = 0.3  # seconds between loss-curve redraws
+# Live frames cost the server CPU that the fit needs (and the browser, on the same machine,
+# a Plotly redraw each): a cheap band at most once a second, the loss twice a second.
+LIVE_SAMPLES = 20  # draws behind the live band: its shape, at a fifth of the final band's cost
+LOSS_EVERY = 0.5  # seconds between loss-curve redraws
+BAND_EVERY = 1.0  # seconds between live-band redraws, at least
 
 
 @dataclass
@@ -54,7 +59,9 @@ def wants_training(key: runner.Key, clicked: bool) -> bool:
 
 @dataclass
 class LiveTraining:
-    """Progress callbacks that redraw the status, the loss curve and the band, throttled by time."""
+    """Progress callbacks that redraw the status, the loss curve and the band, throttled by time.
+
+    Each figure is built once and later frames only put new numbers into it."""
 
     state: AppState
     fn: object
@@ -63,10 +70,13 @@ class LiveTraining:
     band_slot: st.delta_generator.DeltaGenerator
     loss_slot: st.delta_generator.DeltaGenerator
     log: bool
-    _last_loss: float = 0.0
-    _last_band: float = 0.0
-    _band_every: float = 0.6
-    _frames: int = field(default=0)
+    pinned: plots.BandData | None = None
+    _last_loss: float = -math.inf
+    _last_band: float = -math.inf
+    _band_every: float = BAND_EVERY
+    _frames: int = 0
+    _band_fig: go.Figure | None = field(default=None, repr=False)
+    _loss_fig: go.Figure | None = field(default=None, repr=False)
 
     def on_wait(self, waited: float) -> None:
         self.notice.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
@@ -79,15 +89,28 @@ class LiveTraining:
             self._frames += 1
             self.status.progress(p.epoch / p.epochs,
                                  text=f"Training… epoch {p.epoch:,} of {p.epochs:,} · loss {p.total:.4g}")
-            result.loss_chart(self.loss_slot, p.fitted.history, self.log, key=f"live_loss_{self._frames}")
+            if self._loss_fig is None:
+                self._loss_fig = result.loss_figure(p.fitted.history, self.log)
+            else:
+                plots.update_loss(self._loss_fig, p.fitted.history)
+            result.show(self.loss_slot, self._loss_fig, key=f"live_loss_{self._frames}")
         if now - self._last_band >= self._band_every:
-            view = self.state.view
-            data = plots.band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
-            result.band_chart(self.band_slot, data, view, self.state.points, self.fn, key=f"live_band_{self._frames}",
-                              title=f"during training: epoch {p.epoch:,}")
-            # a big network's band costs seconds: redraw it at most a fifth of the time
-            self._band_every = max(0.6, 5 * (time.monotonic() - now))
+            self._frames += 1
+            self._draw_band(p)
+            # a big network's band costs more: redraw it at most a fifth of the time
+            self._band_every = max(BAND_EVERY, 5 * (time.monotonic() - now))
             self._last_band = time.monotonic()
+
+    def _draw_band(self, p: bnn.Progress) -> None:
+        view = self.state.view
+        data = plots.band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
+        title = f"during training: epoch {p.epoch:,}"
+        if self._band_fig is None:
+            self._band_fig = result.band_figure(data, view, self.state.points, self.fn, title=title,
+                                                pinned=self.pinned)
+        else:
+            plots.update_band(self._band_fig, data, view, title=title)
+        result.show(self.band_slot, self._band_fig, key=f"live_band_{self._frames}")
 
 
 def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runner.Key) -> None:

@@ -131,20 +131,24 @@ def generator() -> None:
 
 
 def table() -> Points | None:
-    """The editable table; the points it holds, or None (with a message) while they are bad."""
+    """The editable table; the points it holds, or None (with a message) while they are bad.
+
+    Its cells are text read by :func:`bnn.points.parse_number`: Streamlit's number editor
+    drops the "e" of 1e-3 as it is typed (1e-3 became -13, 1e400 became 1400, silently)."""
     ss = st.session_state
     if ui_state.EDITOR not in ss:  # first draw, a new point set, or back from another page
-        ss[ui_state.EDITOR_BASE] = ui_state.committed_points().frame()
-    number = st.column_config.NumberColumn
+        ss[ui_state.EDITOR_BASE] = pts.editor_frame(ui_state.committed_points())
+    text = st.column_config.TextColumn
+    hint = "A number such as 0.5, -2 or 1e-3"
     edited = st.data_editor(
         ss[ui_state.EDITOR_BASE], key=ui_state.EDITOR, num_rows="dynamic", hide_index=True, height=260,
-        column_config={"x": number("x", format="%.4f", required=True),
-                       "y": number("y", format="%.4f", required=True)},
+        column_config={"x": text("x", help=hint), "y": text("y", help=hint), "x_value": None, "y_value": None},
     )
     try:
-        points = pts.from_frame(edited)
+        points = pts.from_editor(edited)
     except BNNError as exc:
-        st.error(f"{exc}. The last good points are used until the table is fixed.", icon="⚠️")
+        st.error(f"{exc}. The last good points are used until the table is fixed; your edits stay in it.",
+                 icon="⚠️")
         return None
     ss[ui_state.POINTS] = points
     return points
@@ -156,8 +160,8 @@ def render() -> tuple[Points, str, str, Callable[[np.ndarray], np.ndarray] | Non
     toy, expression, fn = function_picker()
     generator()
     points = table() or ui_state.committed_points()
-    st.caption(f"{len(points):,} point(s); up to {LIMITS.points:,}. Add rows at the bottom of the table, select "
-               "rows to delete them.")
+    st.caption(f"{len(points):,} point(s); up to {LIMITS.points:,}. Numbers like 0.5, -2 or 1e-3; add rows at "
+               "the bottom of the table, select rows to delete them.")
     st.file_uploader("Upload a CSV with columns x and y", type=["csv"], key="upload", on_change=_upload,
                      max_upload_size=max(1, LIMITS.upload_bytes // 1_000_000))
     if st.session_state.get(UPLOAD_ERROR):

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
 
@@ -41,30 +43,35 @@ def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[plots.Ba
     return _band_data(fitted, key, view, samples), samples
 
 
-def band_chart(slot: st.delta_generator.DeltaGenerator, data: plots.BandData, view: View, points: Points,
-               fn: Callable[[np.ndarray], np.ndarray] | None, key: str, title: str = "") -> None:
+def band_figure(data: plots.BandData, view: View, points: Points, fn: Callable[[np.ndarray], np.ndarray] | None,
+                title: str = "", pinned: plots.BandData | None = None) -> go.Figure:
+    """The band plot as the page shows it (with the pinned run's band under it, if any)."""
     truth = truth_on(fn, data.table["x"].to_numpy())
-    fig = plots.band_figure(data, view, points=(points.x, points.y), truth=truth, title=title)
+    fig = plots.band_figure(data, view, points=(points.x, points.y), truth=truth, title=title, pinned=pinned)
     fig.update_layout(height=460)
-    slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
+    return fig
 
 
-def loss_chart(slot: st.delta_generator.DeltaGenerator, history: object, log: bool, key: str) -> None:
+def loss_figure(history: pd.DataFrame, log: bool) -> go.Figure:
     fig = plots.loss_figure(history, log=log)
     fig.update_layout(height=260)
+    return fig
+
+
+def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> None:
     slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
 
 
 def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
              band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
-             log_scale: bool) -> None:
+             log_scale: bool, pinned: plots.BandData | None = None) -> None:
     """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads."""
     data, samples = band_data(fitted, key, state.view)
     if samples < state.view.samples:
         st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
                    f"{state.view.samples}, to keep the page quick.")
-    band_chart(band_slot, data, state.view, state.points, fn, key="band_chart")
-    loss_chart(loss_slot, fitted.history, log_scale, key="loss_chart")
+    show(band_slot, band_figure(data, state.view, state.points, fn, pinned=pinned), key="band_chart")
+    show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")
     if log_scale and (fitted.history[["total", "nll"]] <= 0).any().any():
         st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
     with st.expander("Downloads", expanded=False):

@@ -13,7 +13,7 @@ import streamlit as st
 
 from bnn import share, toys
 from bnn.config import Config
-from bnn.points import Points
+from bnn.points import Points, editor_frame
 from bnn.share import AppState
 from bnn.view import View
 
@@ -72,7 +72,7 @@ def seed_widgets(state: AppState) -> None:
 def set_points(points: Points) -> None:
     """Commit a new point set and restart the table editor on it (its pending edits are dropped)."""
     st.session_state[POINTS] = points
-    st.session_state[EDITOR_BASE] = points.frame()
+    st.session_state[EDITOR_BASE] = editor_frame(points)
     st.session_state.pop(EDITOR, None)
 
 
