@@ -34,6 +34,12 @@ SOURCES = {"main": "The main page's points and model", "gap": "Gap preset: two c
 PENDING, STOPPED, REFUSED = "cmp_pending", "cmp_stopped", "cmp_refused"
 MAX_WORK = 2e10  # weight x point x evaluation products of one method's run: ~ a minute on one core
 HELD_OUT = 200
+MIN_DRAWS = 500  # a reference's heavy-tailed draws need more than the main page's 100 for a smooth band
+
+
+def band_samples(requested: int) -> int:
+    """Draws behind each method's band and scores: the same for every method."""
+    return min(max(requested, MIN_DRAWS), LIMITS.predict_samples)
 
 
 @st.cache_resource
@@ -159,7 +165,7 @@ def held_out(fn: object, state: AppState) -> tuple[np.ndarray, np.ndarray] | Non
 
 def results(fits: dict[str, FittedMethod], keys: dict[str, runner.Key], state: AppState, fn: object) -> None:
     view = state.view
-    samples = min(view.samples, LIMITS.predict_samples)
+    samples = band_samples(view.samples)
     tables = {n: _table(f, keys[n], view.x_low, view.x_high, view.level, samples) for n, f in fits.items()}
     controls = st.columns(2)
     band = controls[0].radio("Band of", ["f", "y"], key="cmp_band", horizontal=True,
@@ -180,7 +186,7 @@ def scores_table(fits: dict[str, FittedMethod], state: AppState, fn: object, x_g
     test = held_out(fn, state)
     x_test, y_test = test if test is not None else (x_grid[:1], np.zeros(1))
     scores = compare.comparison(fits, x_grid, state.points.x, x_test, y_test, level=state.view.level,
-                                samples=min(state.view.samples, LIMITS.predict_samples))
+                                samples=band_samples(state.view.samples))
     if test is None:
         scores[["test_ll", "coverage"]] = np.nan
     scores.index = [METHODS[n].label for n in scores.index]
