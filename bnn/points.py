@@ -85,6 +85,7 @@ def _short(value: float) -> str:
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
 SHOWN_PROBLEMS = 5  # bad cells named in one message
+_BOUND = f"±{MAX_ABS:g}".replace("e+0", "e")  # "±1e6", as the sidebar's messages write it
 DIGITS = 6  # significant digits the table editor shows
 
 
@@ -108,9 +109,9 @@ def parse_number(value: object) -> float:
             raise PointsError(f"{shown} is not a number")
         number = float(text)
     if not math.isfinite(number):
-        raise PointsError(f"{shown} is too large: values must lie within ±{MAX_ABS:g}")
+        raise PointsError(f"{shown} is too large: values must lie within {_BOUND}")
     if abs(number) > MAX_ABS:
-        raise PointsError(f"{shown} is outside ±{MAX_ABS:g} (larger values are almost surely typos)")
+        raise PointsError(f"{shown} is outside {_BOUND} (larger values are almost surely typos)")
     return number
 
 

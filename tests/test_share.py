@@ -217,7 +217,7 @@ def test_csv_accepts_extra_columns_case_and_a_bom() -> None:
     (b"x,y\n1,2\n3,\n", "row 2, y: the cell is empty"),
     (b"x,y\n1,inf\n", "row 1, y: 'inf' is not a finite number"),
     (b"x,y\nnan,1\n", "row 1, x: 'nan' is not a finite number"),
-    (b"x,y\n1,1e300\n", "row 1, y: '1e300' is outside ±1e\\+06"),
+    (b"x,y\n1,1e300\n", "row 1, y: '1e300' is outside ±1e6"),
     (b"x,y\n1,1e400\n", "row 1, y: '1e400' is too large"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ("x,y\n1,2\n".encode("utf-16"), "binary"),
@@ -266,7 +266,7 @@ def test_numbers_as_people_type_them_are_read(text: object, value: float) -> Non
     ("abc", "'abc' is not a number"), ("1,5", "'1,5' is not a number"), ("1_000", "is not a number"),
     ("0x10", "is not a number"), ("1e", "is not a number"), ("nan", "not a finite number"),
     ("-inf", "not a finite number"), ("Infinity", "not a finite number"), ("1e400", "'1e400' is too large"),
-    ("9999999", "'9999999' is outside ±1e+06"), ("", "empty"), ("  ", "empty"), (None, "empty"),
+    ("9999999", "'9999999' is outside ±1e6 (larger"), ("", "empty"), ("  ", "empty"), (None, "empty"),
     (float("nan"), "empty"), (float("inf"), "too large"), (True, "is not a number"),
 ])
 def test_bad_cells_get_a_reason(text: object, words: str) -> None:

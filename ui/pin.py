@@ -46,7 +46,7 @@ def panel(shown: live.Shown, view: View) -> None:
     """Pin / Unpin under the band, and the table "pinned vs current" while a pin is held."""
     held = pinned()
     same = held is not None and held.key == shown.key
-    buttons = st.columns([1, 1, 3], vertical_alignment="center")
+    buttons = st.columns([2, 1, 3], vertical_alignment="center")
     buttons[0].button("📌 Pin this run", key="pin", on_click=_pin, disabled=same, width="stretch",
                       help="This run is pinned." if same else
                       "Keep this band drawn (grey) while you change controls and retrain, with its numbers "
@@ -57,11 +57,12 @@ def panel(shown: live.Shown, view: View) -> None:
     buttons[2].caption("The pin lives in this browser tab only: it is not part of the link.")
     table = pin.comparison(metrics(held, view), metrics(shown, view))
     number = st.column_config.NumberColumn
-    st.dataframe(table, key="pin_table", width="stretch", column_config={
-        "pinned": number(format="%.4g"), "current": number(format="%.4g"),
-        "difference": number("current − pinned", format="%+.3g")})
-    changes = pin.config_changes(held.state.config, shown.state.config)
-    if held.state.points != shown.state.points:
-        changes.append("the points")
-    st.caption(f"Pinned: {pin.describe(held.state.config, len(held.state.points))}. "
-               + (f"Changed since: {'; '.join(changes)}." if changes else "The current run has the same settings."))
+    with st.container(key="pin_table"):
+        st.dataframe(table, width="stretch", column_config={
+            "pinned": number(format="%.4g"), "current": number(format="%.4g"),
+            "difference": number("current − pinned", format="%+.3g")})
+        changes = pin.config_changes(held.state.config, shown.state.config)
+        if held.state.points != shown.state.points:
+            changes.append("the points")
+        st.caption(f"Pinned: {pin.describe(held.state.config, len(held.state.points))}. "
+                   + (f"Changed since: {'; '.join(changes)}." if changes else "The current run has the same settings."))

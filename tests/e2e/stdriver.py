@@ -298,15 +298,25 @@ class Band:
 
 
 def read_band(page: Page, timeout_ms: float = 120_000) -> Band:
-    """The finished band chart's numbers (the outer band: a bound trace, then its `tonexty` fill)."""
-    page.locator(BAND_CHART).wait_for(state="visible", timeout=timeout_ms)
-    index = page.locator(".js-plotly-plot").evaluate_all(
-        "els => els.findIndex(e => e.closest('.st-key-band_chart') !== null)")
-    traces = plot_traces(page, index)
-    fill = next(i for i, t in enumerate(traces) if t["fill"] == "tonexty")
+    """The finished band chart's numbers (the outer band: a bound trace, then its `tonexty` fill;
+    a pinned run's band, drawn first and named "pinned …", is not this band)."""
+    traces = band_traces(page, timeout_ms)
+    fill = next(i for i, t in enumerate(traces) if t["fill"] == "tonexty" and not _pinned(t))
     mean = next(t for t in traces if t["name"] == "predictive mean")
     points = next(t for t in traces if t["name"] == "training points")
     return Band(traces[fill]["x"], traces[fill - 1]["y"], traces[fill]["y"], mean["y"], points["x"], points["y"])
+
+
+def band_traces(page: Page, timeout_ms: float = 120_000) -> list[dict[str, Any]]:
+    """Every trace of the finished band chart (see `plot_traces`)."""
+    page.locator(BAND_CHART).wait_for(state="visible", timeout=timeout_ms)
+    index = page.locator(".js-plotly-plot").evaluate_all(
+        "els => els.findIndex(e => e.closest('.st-key-band_chart') !== null)")
+    return plot_traces(page, index)
+
+
+def _pinned(trace: dict[str, Any]) -> bool:
+    return (trace["name"] or "").startswith("pinned")
 
 
 def click(page: Page, key: str) -> None:
@@ -319,6 +329,13 @@ def set_number(page: Page, key: str, value: float | str) -> None:
     field = page.locator(f".st-key-{key} input").first
     field.fill(str(value))
     rerun_after(page, lambda: field.press("Enter"))
+
+
+def download_text(page: Page, key: str) -> str:
+    """The file a st.download_button with widget `key` sends, as text (exactly as written)."""
+    with page.expect_download() as info:
+        click(page, key)
+    return Path(info.value.path()).read_text()
 
 
 def download_predictions(page: Page) -> pd.DataFrame:

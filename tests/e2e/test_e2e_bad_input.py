@@ -22,19 +22,23 @@ def _same_band(a: stdriver.Band, b: stdriver.Band) -> None:
     np.testing.assert_array_equal(a.upper, b.upper)
 
 
-def test_out_of_range_value_in_the_table(app: Page, screenshot) -> None:
+def test_bad_values_in_the_table(app: Page, screenshot) -> None:
     good = stdriver.read_band(app)
     grid = app.get_by_test_id("stDataFrame").first
-    # The number editor drops letters as they are typed ("abc" never reaches the app, "1e400"
-    # becomes 1400), so the bad number that gets through is one beyond the engine's 1e6 bound.
-    stdriver.rerun_after(app, lambda: stdriver.edit_cell(grid, 0, 1, "9999999"))
+    # The cells are text read by the app: what is typed arrives as typed, and each bad cell is named.
+    stdriver.rerun_after(app, lambda: stdriver.edit_cell(grid, 0, 0, "abc"))
     expect(app.get_by_text("The last good points are used until the table is fixed")).to_be_visible()
-    assert "1e+06" in _alerts(app) and "row 1" in _alerts(app)
+    assert "row 1, x: 'abc' is not a number" in _alerts(app)
+    stdriver.rerun_after(app, lambda: stdriver.edit_cell(grid, 1, 1, "1e400"))
+    alerts = _alerts(app)
+    assert "row 1, x: 'abc' is not a number" in alerts and "row 2, y: '1e400' is too large" in alerts, alerts
+    rows = stdriver.grid_values(grid)
+    assert rows[0][0] == "abc" and rows[1][1] == "1e400"  # the visitor's edits stay in the table
     _same_band(stdriver.read_band(app), good)
     stdriver.rerun_after(app, lambda: stdriver.click(app, "train"))  # trains the last good points
     _same_band(stdriver.read_band(app), good)
     assert not stdriver.exception_texts(app)
-    screenshot(app, "bad-table-value")
+    screenshot(app, "bad-table-values")
 
 
 def test_bad_csv_upload_is_named_and_ignored(app: Page) -> None:
@@ -67,6 +71,7 @@ def test_hand_edited_link_falls_back_to_defaults(page: Page, app_url: str, scree
     expect(warning).to_be_visible()
     for name in ("epochs", "seed", "act"):
         assert name in warning.inner_text()
+    assert "seed must be in [0," in warning.inner_text()  # -4 is a whole number: its range is what is wrong
     band = stdriver.read_band(page)  # the defaults stood in: the article's band is drawn
     assert len(band.points_x) == 6
     expect(page.get_by_text("Trained 2,000 epochs")).to_be_visible()

@@ -59,6 +59,18 @@ def test_edit_a_point_and_retrain_moves_the_band(app: Page, screenshot) -> None:
     screenshot(app, "edited-point")
 
 
+def test_scientific_notation_is_read_exactly(app: Page) -> None:
+    grid = app.get_by_test_id("stDataFrame").first
+    stdriver.rerun_after(app, lambda: stdriver.edit_cell(grid, 0, X, "1e-3"))
+    assert stdriver.grid_values(grid)[0] == ["1e-3", "-3"]  # shown as typed
+    expect(app.get_by_text("changed since this fit")).to_be_visible()  # accepted: the only message
+    assert len(app.get_by_test_id("stAlert").all_inner_texts()) == 1
+    # Streamlit's number editor once turned 1e-3 into -13; the points CSV holds what was meant
+    assert stdriver.download_text(app, "download_points").splitlines()[1] == "0.001,-3"
+    band = _retrain(app)
+    assert band.points_x[0] == np.float32(0.001) and -2.0 not in band.points_x.tolist()  # the point the band fits
+
+
 def test_shared_link_opens_the_same_fit_elsewhere(app: Page, new_context: Callable[[], BrowserContext],
                                                   screenshot) -> None:
     stdriver.set_number(app, "seed", 3)
