@@ -8,11 +8,12 @@ p(y | x, w) = N(f(x; w), noise^2), has the unnormalised log posterior
 which :mod:`bnn.methods.sampler` samples with C chains batched as one (C, P) tensor
 through :class:`bnn.network.Layout`, the gradient by autograd on the sum over chains
 (the chains do not interact, so that sum's gradient is each chain's own). Chains start
-at draws from the prior: the posterior of a network is multimodal, and chains started
-apart land in different modes; pooling them is what a long NUTS run approximates. No
-variational family stands between the model and the answer, so on small problems this
-is the reference the approximations are judged against (Izmailov et al. 2021, "What are
-Bayesian neural network posteriors really like?"). Runs in float64: long trajectories in
+at draws from the prior: the posterior of a network is multimodal, chains rarely cross
+between its modes, and the pooled draws mix the modes the chains settled in (so split
+R-hat of f stays well above 1; a short run also keeps some of the prior's spread, see the
+README). No variational family stands between the model and the answer, so on small
+problems this is the reference the approximations are judged against (Izmailov et al.
+2021, "What are Bayesian neural network posteriors really like?"). Runs in float64: long trajectories in
 float32 lose the energy conservation that the acceptance step relies on.
 """
 
@@ -41,8 +42,9 @@ PROBES = 9  # inputs at which the function-space diagnostics are computed (1-D p
 class HMCConfig:
     """The sampler's own settings; the model and seed come from :class:`bnn.Config`.
 
-    The defaults run the article's problem (97 weights, 6 points) in a few seconds on
-    one core and land where a long NUTS run does (see the README's methods section).
+    The defaults run the article's problem (97 weights, 6 points) in ~4 s of one core's
+    time; their std of f at x = 0 (~18) is inside the issue's NUTS range (10-18) at its top,
+    ~20 % above a 13 times longer run and Pyro's NUTS (README, methods section).
     """
 
     chains: int = 64
