@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from bnn.config import Config
 from bnn.errors import ConfigError
-from bnn.methods import METHODS, FittedMethod, MethodProgress, fit_method, method_config
+from bnn.methods import METHODS, FittedMethod, MethodProgress, config_for, fit_method
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
@@ -36,12 +36,12 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
 def parse_method_options(name: str, text: str | None) -> Any:
     """The method's config dataclass from ``--method-options`` (checked before any training)."""
     if text is None:
-        return method_config(name)
+        return config_for(name)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--method-options is not valid JSON: {exc}") from None
-    return method_config(name, data)
+    return config_for(name, data)
 
 
 def fit_with_progress(name: str, x: np.ndarray, y: np.ndarray, config: Config, settings: Any,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import bnn
-from bnn.methods import METHODS, ensemble, fit_method, laplace, method_config, optimise
+from bnn.methods import METHODS, config_for, ensemble, fit_method, laplace, optimise
 from bnn.methods import dropout as mc_dropout
 from bnn.methods.base import prepare
 from bnn.network import Layout
@@ -170,11 +170,11 @@ def test_unknown_method_and_bad_settings_are_config_errors(article_points):
     with pytest.raises(bnn.ConfigError, match="unknown method 'gp'"):
         fit_method("gp", x, y)
     with pytest.raises(bnn.ConfigError, match="unknown EnsembleConfig key"):
-        method_config("ensemble", {"member": 3})
+        config_for("ensemble", {"member": 3})
     with pytest.raises(bnn.ConfigError, match="rate must be in"):
-        method_config("dropout", {"rate": 1.5})
+        config_for("dropout", {"rate": 1.5})
     with pytest.raises(bnn.ConfigError, match="takes a LaplaceConfig"):
-        method_config("laplace", ensemble.EnsembleConfig())
+        config_for("laplace", ensemble.EnsembleConfig())
     with pytest.raises(bnn.ConfigError, match="subset must be one of"):
         laplace.LaplaceConfig(subset="first")
     with pytest.raises(bnn.ConfigError, match="fixed noise"):

@@ -62,7 +62,7 @@ def get(name: str) -> Method:
         raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
 
 
-def method_config(name: str, settings: Any = None) -> Any:
+def config_for(name: str, settings: Any = None) -> Any:
     """The method's config from None (defaults), a dict (JSON, the CLI) or the dataclass itself."""
     method = get(name)
     if settings is None or isinstance(settings, dict):
@@ -72,12 +72,16 @@ def method_config(name: str, settings: Any = None) -> Any:
     return settings
 
 
-def fit_method(name: str, x: ArrayLike, y: ArrayLike, config: Config | None = None, settings: Any = None,
+def fit_method(name: str, x: ArrayLike, y: ArrayLike, config: Config | None = None, method_config: Any = None,
                callback: MethodCallback | None = None) -> FittedMethod:
-    """Fit method ``name`` to (x, y) under the model of ``config``; ``callback`` returning True stops it."""
+    """Fit method ``name`` to (x, y) under the model of ``config``.
+
+    ``method_config``: the method's own settings, as its config dataclass, a dict or None
+    (defaults); ``callback(MethodProgress)`` returning True stops the method.
+    """
     method = get(name)
-    return method.fit(x, y, config or Config(), method_config(name, settings), callback)
+    return method.fit(x, y, config or Config(), config_for(name, method_config), callback)
 
 
 __all__ = ["METHODS", "FittedMethod", "Method", "MethodCallback", "MethodProgress", "fit_method", "get",
-           "method_config", "names"]
+           "config_for", "names"]
