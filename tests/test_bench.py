@@ -8,7 +8,8 @@ import torch
 
 import bnn
 from bnn import bench
-from bnn.bench import ArticleNet, Case
+from bnn.article import ArticleNet
+from bnn.bench import Case
 from bnn.loss import negative_elbo
 from bnn.model import BayesMLP
 from bnn.posterior import Draw
