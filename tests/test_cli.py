@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import bnn
-from bnn import cli, toys
+from bnn import cli, cli_inputs, toys
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["x", "mean", "std", "lower", "upper", "epistemic_std", "aleatoric_std", "f_lower", "f_upper"]
@@ -111,7 +111,7 @@ def test_negative_values_follow_their_option() -> None:
                                           "--out", "-", "--prior-sigma", "-1"])
     assert (args.grid, args.function, args.range, args.out, args.prior_sigma) == \
         ("-3:-1:5", "-x^2", "-1:0", "-", -1.0)
-    np.testing.assert_array_equal(cli.parse_grid(args.grid), np.linspace(-3, -1, 5))
+    np.testing.assert_array_equal(cli_inputs.parse_grid(args.grid), np.linspace(-3, -1, 5))
 
 
 def test_points_text_and_csv_give_the_api_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,17 +143,17 @@ def test_several_inputs_predict_at_the_training_points_or_an_x_csv(tmp_path: Pat
 
 def test_function_points_from_toys_and_expressions() -> None:
     parser = cli.build_parser()
-    x, y = cli.function_points(parser.parse_args(["fit", "--function", "quartic"]))
+    x, y = cli_inputs.function_points(parser.parse_args(["fit", "--function", "quartic"]))
     np.testing.assert_array_equal(np.c_[x, y], np.c_[toys.article_points()])  # a toy alone: its default points
-    x, y = cli.function_points(parser.parse_args(["fit", "--function", "sin(3*x) + 0.3*x^2"]))
-    grid = np.linspace(-2, 2, cli.EXPRESSION_POINTS)
+    x, y = cli_inputs.function_points(parser.parse_args(["fit", "--function", "sin(3*x) + 0.3*x^2"]))
+    grid = np.linspace(-2, 2, cli_inputs.EXPRESSION_POINTS)
     np.testing.assert_allclose(y, np.sin(3 * grid) + 0.3 * grid**2, rtol=1e-15)
     args = parser.parse_args(["fit", "--function", "exp(-x^2)", "--n-points", "5", "--range", "0:1", "--noise",
                               "0.1", "--data-seed", "4"])
-    x, y = cli.function_points(args)
+    x, y = cli_inputs.function_points(args)
     noise = 0.1 * np.random.default_rng(4).standard_normal(5)  # toys.generate's documented noise
     np.testing.assert_allclose(y, np.exp(-np.linspace(0, 1, 5) ** 2) + noise, rtol=1e-12)
-    x, y = cli.function_points(parser.parse_args(["fit", "--function", "step", "--n-points", "4"]))
+    x, y = cli_inputs.function_points(parser.parse_args(["fit", "--function", "step", "--n-points", "4"]))
     np.testing.assert_array_equal(x, np.linspace(-3, 3, 4))  # the toy's interval, its noise
     assert np.abs(y - np.where(x < 0, -1, 1)).max() < 0.05 * 4  # 4 sigma of the toy's noise 0.05
 
