@@ -118,17 +118,21 @@ def parse_number(value: object) -> float:
 def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
     """A table with columns x and y (text or numbers) -> Points.
 
-    Every bad cell is found; the message names the first few by row, column and text."""
+    A row with both cells empty is skipped (a row just added, not typed in yet). Every bad
+    cell is found; the message names the first few by row (as the table counts them),
+    column and text."""
     if len(frame) > max_points:
         raise PointsError(f"at most {max_points:,} points here; the table has {len(frame):,} rows")
-    if len(frame) == 0:
+    rows = [(r, cells) for r, cells in enumerate(zip(frame["x"].tolist(), frame["y"].tolist()))
+            if not all(_empty(c) for c in cells)]
+    if not rows:
         raise PointsError("the table is empty: at least one point is needed")
-    columns: dict[str, np.ndarray] = {"x": np.empty(len(frame)), "y": np.empty(len(frame))}
+    columns: dict[str, np.ndarray] = {"x": np.empty(len(rows)), "y": np.empty(len(rows))}
     problems: list[str] = []
-    for row, cells in enumerate(zip(frame["x"].tolist(), frame["y"].tolist())):
+    for k, (row, cells) in enumerate(rows):
         for name, cell in zip(columns, cells):
             try:
-                columns[name][row] = parse_number(cell)
+                columns[name][k] = parse_number(cell)
             except PointsError as exc:
                 problems.append(f"row {row + 1}, {name}: {exc}")
     if problems:
@@ -136,6 +140,12 @@ def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
         hint = ". Write numbers like 0.5, -2 or 1e-3" if any("is not a number" in p for p in problems) else ""
         raise PointsError("; ".join(problems[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "") + hint)
     return Points.of(columns["x"], columns["y"], max_points=max_points)
+
+
+def _empty(cell: object) -> bool:
+    if isinstance(cell, str):
+        return not cell.strip()
+    return cell is None or (isinstance(cell, float) and math.isnan(cell))
 
 
 def format_value(value: float) -> str:

@@ -223,6 +223,18 @@ def test_bad_table_edits_get_a_message_and_keep_the_last_good_points() -> None:
         assert at.session_state[SHOWN].fitted is band.fitted  # and so does the band
 
 
+def test_a_good_table_edit_changes_the_points_and_the_link() -> None:
+    at = main_page()
+    at.session_state["points_editor"] = {"edited_rows": {}, "added_rows": [{}], "deleted_rows": []}
+    at.run()  # a row just added and not typed in yet: no message, not a point
+    assert not errors(at) and at.session_state["points"] == Points.article()
+    at.session_state["points_editor"] = {"edited_rows": {}, "added_rows": [{"x": "0", "y": "1"}],
+                                         "deleted_rows": []}
+    at.run()
+    assert not errors(at) and len(at.session_state["points"]) == 7
+    assert decode(at.query_params).state.points == at.session_state["points"]
+
+
 @pytest.mark.parametrize(("name", "data", "words"), [
     ("points.csv", b"a,b\n1,2\n", "columns x and y"),
     ("points.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),

@@ -290,6 +290,18 @@ def test_every_bad_cell_is_named_by_row_and_column_up_to_a_few() -> None:
     assert str(info.value).endswith("row 5, x: 'a' is not a number; and 3 more. Write numbers like 0.5, -2 or 1e-3")
 
 
+def test_a_row_with_both_cells_empty_is_skipped() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": ["1", None, "", "3"], "y": ["2", None, " ", "4"]})  # rows just added
+    points = pts.from_frame(frame)
+    assert points.x.tolist() == [1.0, 3.0] and points.y.tolist() == [2.0, 4.0]
+    with pytest.raises(bnn.PointsError, match="the table is empty"):
+        pts.from_frame(frame.iloc[1:3])
+    with pytest.raises(bnn.PointsError, match="row 4, y: the cell is empty"):  # rows counted as shown
+        pts.from_frame(pd.DataFrame({"x": ["1", None, None, "5"], "y": ["2", None, None, None]}))
+
+
 def test_the_editor_shows_six_digits_and_keeps_the_exact_values() -> None:
     points = noisy_points(50)
     frame = pts.editor_frame(points)
