@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from bnn.config import Config
@@ -56,4 +55,4 @@ def load(path: str | os.PathLike[str]) -> Fitted:
         raise ModelFileError(f"{path} holds a damaged bnn model: {exc}") from None
     model.eval()
     return Fitted(model=model, config=config, scaling=scaling, n_train=int(payload["n_train"]),
-                  history=pd.DataFrame(payload["history"], columns=list(HISTORY_COLUMNS)))
+                  history_rows=list(zip(*(payload["history"][c] for c in HISTORY_COLUMNS))))

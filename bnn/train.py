@@ -32,9 +32,22 @@ class Fitted:
     config: Config
     scaling: Scaling
     n_train: int
-    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
+    history_rows: list[tuple[float, ...]] = field(default_factory=list, repr=False)  # HISTORY_COLUMNS
     stopped_early: bool = False
     seconds: float = 0.0
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The loss terms every ``callback_every`` steps, one row each (HISTORY_COLUMNS).
+
+        Built from ``history_rows`` when read, and kept until a row is added: a callback that
+        reports often but redraws rarely should not pay for a DataFrame at every report.
+        """
+        cached = self.__dict__.get("_history")
+        if cached is None or cached[0] != len(self.history_rows):
+            cached = (len(self.history_rows), _history(self.history_rows))
+            self.__dict__["_history"] = cached
+        return cached[1]
 
     @property
     def input_dim(self) -> int:
@@ -89,11 +102,11 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
     # fused: one kernel for all parameters instead of ~8 small ops each (CPU support since torch 2.4).
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
-    fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n)
+    rows: list[tuple[float, ...]] = []
+    fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n, history_rows=rows)
 
     batch = n if config.batch_size is None else min(config.batch_size, n)
     steps_per_epoch = -(-n // batch)
-    rows: list[tuple[float, ...]] = []
     start = time.perf_counter()
     step = 0
     stop = False
@@ -113,14 +126,12 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
             if step % callback_every == 0 or last:
                 rows.append((epoch, step, terms.nll.item(), terms.kl.item(), terms.total.item(), fitted.noise_sigma))
                 if callback is not None:
-                    fitted.history = _history(rows)
                     progress = Progress(epoch, step, config.epochs, *rows[-1][2:], fitted=fitted)
                     if callback(progress):
                         stop = not last
                         break
         if stop:
             break
-    fitted.history = _history(rows)
     fitted.stopped_early = stop
     fitted.seconds = time.perf_counter() - start
     model.eval()

@@ -91,8 +91,8 @@ def training_slot(on_wait: Callable[[float], None], slots: threading.BoundedSema
 def callback_every(state: AppState, target_rows: int = 200) -> int:
     """Steps between progress reports: about ``target_rows`` rows of loss history per run.
 
-    ``bnn.fit`` builds the history DataFrame anew at each report (~0.75 ms): 400 reports
-    cost 0.3 s of a 1 s fit, 200 half that, and 200 points still draw a smooth curve."""
+    Each report costs the callback's Python (the live view decides itself how often to
+    redraw); 200 points still draw a smooth loss curve."""
     n = len(state.points)
     batch = n if state.config.batch_size is None else min(state.config.batch_size, n)
     steps = state.config.epochs * -(-n // batch)
