@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from bnn import toys
-from bnn.data import MAX_ABS, as_inputs, as_targets
+from bnn.data import as_inputs, as_targets
 from bnn.errors import PointsError
 from bnn.limits import LIMITS
 
@@ -45,6 +45,10 @@ class Points:
         y_np = as_targets(y, n=x_np.shape[0])
         if x_np.shape[0] > max_points:
             raise PointsError(f"at most {max_points:,} points here, got {x_np.shape[0]:,}")
+        for name, values in (("x", x_np[:, 0]), ("y", y_np)):
+            big = np.flatnonzero(np.abs(values) > MAX_ABS)
+            if big.size:
+                raise PointsError(f"{name}: values must lie within {_BOUND}; row {big[0] + 1} holds {values[big[0]]:g}")
         x32, y32 = x_np[:, 0].astype(np.float32), y_np.astype(np.float32)
         x32.flags.writeable = y32.flags.writeable = False
         return cls(x32.astype(np.float64), y32.astype(np.float64))
@@ -85,6 +89,8 @@ def _short(value: float) -> str:
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
 SHOWN_PROBLEMS = 5  # bad cells named in one message
+MAX_ABS = 1e6  # the toy point table's bound: the article's net is not standardised, so x or y
+# beyond this only saturate it; typed values that large are almost surely typos
 _BOUND = f"±{MAX_ABS:g}".replace("e+0", "e")  # "±1e6", as the sidebar's messages write it
 DIGITS = 6  # significant digits the table editor shows
 

@@ -112,3 +112,16 @@ def test_predict_checks_its_inputs(article_fit: bnn.Fitted) -> None:
         bnn.predict(article_fit, [0.0], level=95)
     with pytest.raises(bnn.ConfigError, match="samples"):
         bnn.predict(article_fit, [0.0], samples=0)
+
+
+def test_values_in_the_millions_train_when_standardised() -> None:
+    # Real tables hold values in the millions (protein has a 5.5e6 feature): the engine takes
+    # them, and with standardize=True the fit is as good as on the same data scaled down.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 200)
+    y = 2 * x + 0.1 * rng.standard_normal(200)
+    cfg = bnn.Config(hidden=(), standardize=True, init="scaled", lr=0.05, epochs=300, prior_sigma=1.0)
+    small = bnn.predict(bnn.fit(x, y, cfg), [0.5])["mean"].iloc[0]
+    big = bnn.predict(bnn.fit(x * 5e6, y * 5e6, cfg), [0.5 * 5e6])["mean"].iloc[0]
+    # Standardisation makes the two problems the same up to float rounding.
+    assert big / 5e6 == pytest.approx(small, rel=1e-3)
