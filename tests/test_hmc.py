@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from oracles import blr_posterior
 
 import bnn
 from bnn.methods import fit_method, hmc
@@ -57,13 +58,6 @@ def test_effective_sample_size_of_ar1_and_against_pyro():
     assert effective_sample_size(draws) == pytest.approx(float(pyro_ess(torch.tensor(draws))), rel=0.02)
 
 
-def _blr_posterior(x: np.ndarray, y: np.ndarray, noise: float, prior: float) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior of (slope, intercept) in y = a x + b + N(0, noise^2) (Bishop 2006, eq. 3.53-3.54)."""
-    phi = np.stack([x, np.ones_like(x)], axis=1)
-    cov = np.linalg.inv(phi.T @ phi / noise**2 + np.eye(2) / prior**2)
-    return cov @ phi.T @ y / noise**2, cov
-
-
 def test_recovers_the_bayesian_linear_regression_posterior():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 3, 15)  # off-centre: slope and intercept correlate
@@ -71,7 +65,7 @@ def test_recovers_the_bayesian_linear_regression_posterior():
     config = bnn.Config(hidden=(), noise_sigma=0.4, prior_sigma=3.0, seed=1)
     fitted = fit_method("hmc", x, y, config, {"chains": 16, "warmup": 200, "draws": 300, "steps": 10})
     draws = fitted.samples.numpy()  # (C, D, 2): [slope, intercept]
-    mean, cov = _blr_posterior(x, y, 0.4, 3.0)
+    mean, cov = blr_posterior(x, y, 0.4, 3.0)
     sd = np.sqrt(np.diag(cov))
     ess_sq = []
     for k in range(2):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from oracles import blr_posterior
 
 import bnn
 from bnn.methods import METHODS, config_for, ensemble, fit_method, laplace, optimise
@@ -122,20 +123,13 @@ def test_dropout_prior_decay_follows_gal():
     torch.testing.assert_close(decay, expected.float())
 
 
-def _blr_posterior(x: np.ndarray, y: np.ndarray, noise: float, prior: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed-form posterior of (slope, intercept) in y = a x + b + noise (Bishop 2006, eq. 3.53-3.54)."""
-    phi = np.stack([x, np.ones_like(x)], axis=1)
-    cov = np.linalg.inv(phi.T @ phi / noise**2 + np.eye(2) / prior**2)
-    return cov @ phi.T @ y / noise**2, cov
-
-
 def test_laplace_is_exact_for_bayesian_linear_regression():
     rng = np.random.default_rng(0)
     x = rng.uniform(-2, 2, 20)
     y = 0.7 * x - 0.3 + 0.5 * rng.standard_normal(20)
     config = bnn.Config(hidden=(), noise_sigma=0.5, prior_sigma=2.0)
     fitted = fit_method("laplace", x, y, config, {"epochs": 3000, "lr": 0.05})
-    mean, cov = _blr_posterior(x, y, 0.5, 2.0)
+    mean, cov = blr_posterior(x, y, 0.5, 2.0)
     # The MAP of a convex quadratic: Adam gets it to optimiser precision
     np.testing.assert_allclose(fitted.w_map.numpy(), mean, atol=1e-3)
     np.testing.assert_allclose(fitted.covariance().numpy(), cov, rtol=1e-9)  # GGN = Hessian here
