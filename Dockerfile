@@ -20,7 +20,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install -r requirements.txt
 
 COPY bnn ./bnn
-COPY ui ./ui
+COPY dashboard ./dashboard
 COPY pages ./pages
 COPY app.py ./
 COPY .streamlit ./.streamlit

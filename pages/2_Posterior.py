@@ -1,75 +1,8 @@
 """Posterior: the current fit weight by weight, against the prior, and what the prior alone believes."""
 
-from __future__ import annotations
-
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from bnn import plots, sample_functions, weights
-from bnn.limits import LIMITS
-from ui import live
+from dashboard import posterior_page
 
 st.set_page_config(page_title="Posterior · Bayes-by-Backprop", page_icon="🎯", layout="wide")
-st.title("The posterior, weight by weight")
-st.caption("Each weight w has its own Gaussian q(w) = N(μ, σ²); the prior is N(0, σₚ²) for all of them. "
-           "This page shows the fit on the main page.")
-
-
-def summary_table(groups: list[weights.WeightGroup], prior_sigma: float) -> pd.DataFrame:
-    rows = []
-    for g in groups:
-        rows.append({
-            "group": g.name, "count": g.mu.size, "mean |μ|": float(np.abs(g.mu).mean()),
-            "median σ": float(np.median(g.sigma)), "min σ": float(g.sigma.min()), "max σ": float(g.sigma.max()),
-            "σ collapsed": f"{weights.collapsed(g.sigma, prior_sigma).mean():.0%}",
-            "at the prior": f"{weights.at_prior(g.mu, g.sigma, prior_sigma).mean():.0%}",
-        })
-    return pd.DataFrame(rows)
-
-
-def weight_section(shown: live.Shown) -> None:
-    fitted = shown.fitted
-    prior = fitted.config.prior_sigma
-    groups = weights.groups(fitted)
-    mu = np.concatenate([g.mu for g in groups])
-    sigma = np.concatenate([g.sigma for g in groups])
-    cols = st.columns(4)
-    cols[0].metric("weights and biases", f"{mu.size:,}")
-    cols[1].metric("prior σ", f"{prior:g}")
-    cols[2].metric("median posterior σ", f"{np.median(sigma):.3g}")
-    cols[3].metric("final KL(q ‖ p)", f"{fitted.history['kl'].iloc[-1]:.4g}")
-    notes = weights.warnings(fitted)
-    for note in notes:
-        st.warning(note, icon="⚠️")
-    if not notes:
-        st.success(f"No warning: fewer than {weights.WARN_FRACTION:.0%} of the σ have collapsed (below "
-                   f"{weights.COLLAPSED_RATIO:.0%} of the prior's) or stayed at the prior.", icon="✅")
-    names = ["all weights and biases", *[g.name for g in groups]]
-    choice = st.selectbox("Show", names, key="posterior_group")
-    if choice != names[0]:
-        group = next(g for g in groups if g.name == choice)
-        mu, sigma = group.mu, group.sigma
-    st.plotly_chart(plots.weights_figure(mu, sigma, prior), key="weights_chart")
-    st.dataframe(summary_table(groups, prior), hide_index=True, key="weights_table")
-
-
-def prior_section(shown: live.Shown) -> None:
-    st.header("Before and after the data")
-    st.caption("Left: networks with weights drawn from the prior, what the model believes before it sees any "
-               "point; the prior σ sets how wild they are. Right: networks drawn from the fitted posterior.")
-    draws = st.slider("Functions drawn", 1, LIMITS.functions, 20, key="prior_draws")
-    view = shown.state.view
-    x = np.linspace(view.x_low, view.x_high, LIMITS.grid)
-    points = (shown.state.points.x, shown.state.points.y)
-    left, right = st.columns(2)
-    prior_f = weights.prior_functions(shown.fitted, x, samples=draws, seed=shown.fitted.config.seed)
-    left.plotly_chart(plots.functions_figure(x, prior_f, points, title="prior"), key="prior_chart")
-    post_f = sample_functions(shown.fitted, x, samples=draws)
-    right.plotly_chart(plots.functions_figure(x, post_f, points, title="posterior"), key="posterior_chart")
-
-
-shown = live.current_fit()
-if shown is not None:
-    weight_section(shown)
-    prior_section(shown)
+posterior_page.render()

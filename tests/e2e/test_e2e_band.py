@@ -15,10 +15,10 @@ import stdriver
 from playwright.sync_api import Page, expect
 
 import bnn
-from bnn.limits import LIMITS
-from bnn.points import Points
 from bnn.predict import SUMMARY_COLUMNS
-from bnn.view import View
+from dashboard.model.limits import LIMITS
+from dashboard.model.points import Points
+from dashboard.model.view import View
 
 pytestmark = pytest.mark.browser
 

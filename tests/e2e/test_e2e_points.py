@@ -12,7 +12,7 @@ import stdriver
 from playwright.sync_api import BrowserContext, Page, expect
 
 import bnn
-from bnn.points import Points
+from dashboard.model.points import Points
 
 pytestmark = pytest.mark.browser
 

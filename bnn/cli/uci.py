@@ -1,0 +1,168 @@
+"""``python -m bnn uci``: the UCI benchmark from the command line (protocol in :mod:`bnn.evaluation.uci_protocol`).
+
+Reads the data folder the user names (nothing is copied), trains Bayes-by-Backprop on
+each split with a progress bar on stderr, prints a table of RMSE, test log-likelihood
+and 95 % coverage (mean ± standard error over the splits) beside the published VI, PBP
+and MC dropout figures, and optionally writes every per-split figure to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bnn.errors import BNNError
+from bnn.evaluation import uci
+from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, run
+from bnn.train import Progress
+
+TABLE_METHODS = ("VI", "PBP", "MC dropout")
+DEFAULT_DATA_DIR = "../shared/data/uci"  # relative to the current folder: the repository root, in this project
+
+
+class UCIUsageError(BNNError):
+    """A bad value of an option of ``python -m bnn uci``."""
+
+
+def add_uci(sub: argparse._SubParsersAction) -> None:
+    """Declare the ``uci`` subcommand on the CLI's subparsers."""
+    p = sub.add_parser("uci", help="run the UCI regression benchmark (Hernandez-Lobato & Adams 2015 splits)",
+                       description="Train Bayes-by-Backprop on the standard splits of a UCI data set and compare "
+                                   "with the published VI, PBP and MC dropout scores.")
+    p.add_argument("--data-dir", default=str(uci.data_dir(DEFAULT_DATA_DIR)),
+                   help=f"folder holding bostonHousing/, concrete/, ... and published_results.csv "
+                        f"(default: ${uci.ENV_VAR} if set, else {DEFAULT_DATA_DIR} from the current folder)")
+    p.add_argument("--dataset", required=True,
+                   help=f"one of {', '.join(uci.FOLDERS)} (or its folder name), a comma-separated list, or 'all'")
+    p.add_argument("--splits", type=int, default=None, help="use the first K splits (default: all)")
+    p.add_argument("--steps", type=int, default=Protocol.steps,
+                   help="optimiser steps per split; epochs follow from the training size")
+    p.add_argument("--epochs", type=int, default=None, help="fixed epochs per split (overrides --steps)")
+    p.add_argument("--samples", type=int, default=Protocol.predict_samples,
+                   help="posterior draws for the test predictive")
+    p.add_argument("--method", choices=UCI_METHODS, default="bbb",
+                   help="inference method (bnn.methods): bbb (default), dropout (MC dropout, rate 0.05), "
+                        "ensemble (5 members, the paper's 40 epochs) or laplace, all with the same network")
+    p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_uci)
+
+
+def protocol_from_args(args: argparse.Namespace) -> Protocol:
+    for name in ("splits", "steps", "epochs", "samples"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UCIUsageError(f"--{name} must be at least 1, got {value}")
+    protocol = replace(Protocol(), steps=args.steps, predict_samples=args.samples)
+    if args.epochs is not None:
+        protocol = replace(protocol, min_epochs=args.epochs, max_epochs=args.epochs)
+    return protocol
+
+
+def dataset_names(text: str) -> list[str]:
+    if text.strip().lower() == "all":
+        return list(uci.FOLDERS)
+    names = [uci.canonical_name(part) for part in text.split(",") if part.strip()]
+    if not names:
+        raise UCIUsageError("--dataset is empty")
+    return names
+
+
+def run_uci(args: argparse.Namespace) -> int:
+    protocol = protocol_from_args(args)
+    names = dataset_names(args.dataset)
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise UCIUsageError(f"cannot write {args.out}: the folder {Path(args.out).parent} does not exist")
+    entries = []
+    for name in names:
+        dataset = uci.load(args.data_dir, name)
+        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method)
+        entries.append({**result_entry(result, uci.published(args.data_dir, name)), "method": args.method})
+    print(markdown_table(entries))
+    if args.out:
+        payload = entries[0] if len(entries) == 1 else {
+            "results": entries, "wall_seconds": sum(e["wall_seconds"] for e in entries),
+            "cpu_seconds": sum(e["cpu_seconds"] for e in entries)}
+        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
+                  method: str = "bbb") -> BenchResult:
+    count = dataset.n_splits if splits is None else min(splits, dataset.n_splits)
+    epochs = [protocol.epochs(dataset.split(i)[0].size) for i in range(count)]
+    done = 0
+    with tqdm(total=sum(epochs), unit="epoch", desc=f"{dataset.name} (split 1/{count})", file=sys.stderr,
+              disable=True if quiet else None) as bar:
+
+        def show(progress: Progress) -> None:
+            bar.update(done + progress.epoch - bar.n)
+
+        def finished(outcome: SplitResult) -> None:
+            nonlocal done
+            done += outcome.epochs
+            bar.update(done - bar.n)
+            bar.set_description(f"{dataset.name} (split {min(outcome.split + 2, count)}/{count})")
+            bar.set_postfix(ll=f"{outcome.scores.test_ll:.3f}", rmse=f"{outcome.scores.rmse:.3g}")
+            if bar.disable and not quiet:  # no terminal (a log file): one line per split instead
+                print(f"{dataset.name} split {outcome.split + 1}/{count}: rmse {outcome.scores.rmse:.4g}, "
+                      f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
+                      f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+        return run(dataset, protocol, splits, on_split=finished, callback=show, method=method)
+
+
+def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
+    """The JSON object of one data set: protocol, per-split figures, summary, published scores."""
+    return {
+        "dataset": result.dataset,
+        "commit": _commit(),
+        "protocol": asdict(result.protocol),
+        "splits": [split.to_dict() for split in result.splits],
+        "summary": result.summary(),
+        "wall_seconds": result.wall_seconds,
+        "cpu_seconds": result.cpu_seconds,
+        "published": {m: {k: {"mean": v[0], "se": v[1]} for k, v in s.items()} for m, s in published.items()},
+    }
+
+
+def markdown_table(entries: list[dict[str, Any]]) -> str:
+    """RMSE, test LL and 95 % coverage (mean ± se) beside the published columns."""
+    head = ["data set", "splits", "RMSE (ours)", *(f"RMSE {m}" for m in TABLE_METHODS),
+            "test LL (ours)", *(f"LL {m}" for m in TABLE_METHODS), "95 % coverage", "wall (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in entries:
+        s, pub = e["summary"], e.get("published", {})
+        method = e.get("method", "bbb")
+        row = [e["dataset"] + ("" if method == "bbb" else f" ({method})"), str(len(e["splits"])), _pm(s["rmse"]),
+               *(_pm(pub.get(m, {}).get("rmse")) for m in TABLE_METHODS), _pm(s["test_ll"]),
+               *(_pm(pub.get(m, {}).get("test_ll")) for m in TABLE_METHODS),
+               _pm(s["coverage95"], percent=True), f"{e['wall_seconds']:.0f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _pm(stat: dict[str, float] | None, percent: bool = False) -> str:
+    if stat is None:
+        return "–"
+    if percent:
+        return f"{100 * stat['mean']:.1f} ± {100 * stat['se']:.1f}"
+    digits = 4 if abs(stat["mean"]) < 0.1 else 3 if abs(stat["mean"]) < 1 else 2
+    return f"{stat['mean']:.{digits}f} ± {stat['se']:.{digits}f}"
+
+
+def _commit() -> str | None:
+    """The repository's HEAD, so a result names the code that produced it (None outside git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

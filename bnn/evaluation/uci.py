@@ -1,0 +1,147 @@
+"""The UCI regression benchmark: the nine data sets, their fixed splits, published scores.
+
+Hernández-Lobato & Adams (2015, "Probabilistic Backpropagation") fixed nine UCI data
+sets, twenty 90/10 train/test splits each (five for protein) and a one-hidden-layer
+network of 50 units (100 for protein); Gal & Ghahramani (2016) and most later papers
+reuse them. This module reads that layout from a folder the caller names (one
+``<folder>/data/`` per set: ``data.txt``, ``index_features.txt``, ``index_target.txt``,
+``index_{train,test}_<i>.txt``, ``n_splits.txt``, ``n_hidden.txt``) and the published
+scores from ``published_results.csv`` beside them. Nothing is copied into the project.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bnn.errors import BNNError
+
+ENV_VAR = "BNN_UCI_DIR"
+
+# Short name (as in published_results.csv) -> folder name in the data directory.
+FOLDERS = {
+    "boston": "bostonHousing",
+    "concrete": "concrete",
+    "energy": "energy",
+    "kin8nm": "kin8nm",
+    "naval": "naval-propulsion-plant",
+    "power": "power-plant",
+    "protein": "protein-tertiary-structure",
+    "wine": "wine-quality-red",
+    "yacht": "yacht",
+}
+
+# The three columns the benchmark table sets beside ours (method names as in the CSV).
+PUBLISHED_METHODS = {
+    "VI": "VI (Graves 2011; numbers from PBP paper)",
+    "PBP": "PBP (numbers from PBP paper)",
+    "MC dropout": "MC dropout (400 epochs, BO tau)",
+}
+PUBLISHED_SOURCE = "Gal&Ghahramani2016_arXiv1506.02142v6_Table1"
+
+
+class UCIDataError(BNNError):
+    """The UCI data folder is missing, incomplete, or names an unknown data set."""
+
+
+@dataclass(frozen=True)
+class UCIDataset:
+    """One data set: inputs (N, D), target (N,), and its folder for the split files."""
+
+    name: str  # short name, e.g. "boston"
+    x: np.ndarray  # (N, D)
+    y: np.ndarray  # (N,)
+    n_splits: int
+    n_hidden: int
+    folder: Path
+
+    def split(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """0-based row indices (train, test) of split i."""
+        if not 0 <= i < self.n_splits:
+            raise UCIDataError(f"{self.name} has splits 0..{self.n_splits - 1}, not {i}")
+        train = _read_ints(self.folder / f"index_train_{i}.txt")
+        test = _read_ints(self.folder / f"index_test_{i}.txt")
+        n = self.y.shape[0]
+        if train.size == 0 or test.size == 0 or max(train.max(), test.max()) >= n or min(train.min(), test.min()) < 0:
+            raise UCIDataError(f"{self.name} split {i}: indices are empty or outside 0..{n - 1}")
+        return train, test
+
+
+def data_dir(fallback: str | os.PathLike[str]) -> Path:
+    """The data folder a caller should read: ``$BNN_UCI_DIR`` when set, else ``fallback``.
+
+    The library does not guess where the data lie; the command line and the dashboard each
+    pass their own fallback."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else Path(fallback)
+
+
+def canonical_name(name: str) -> str:
+    """'boston' or 'bostonHousing' (any case) -> 'boston'."""
+    key = name.strip().lower()
+    for short, folder in FOLDERS.items():
+        if key in (short, folder.lower()):
+            return short
+    raise UCIDataError(f"unknown UCI data set {name!r}; known: {', '.join(FOLDERS)}")
+
+
+def available(data_dir: str | os.PathLike[str]) -> list[str]:
+    """Short names of the data sets whose folder exists under data_dir (may be empty)."""
+    root = Path(data_dir)
+    return [short for short, folder in FOLDERS.items() if (root / folder / "data" / "data.txt").is_file()]
+
+
+def load(data_dir: str | os.PathLike[str], name: str) -> UCIDataset:
+    """Read data set ``name`` from ``data_dir`` (the folder that holds ``bostonHousing/`` etc.)."""
+    short = canonical_name(name)
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise UCIDataError(f"UCI data folder {str(root)!r} does not exist (pass --data-dir or set {ENV_VAR})")
+    folder = root / FOLDERS[short] / "data"
+    if not (folder / "data.txt").is_file():
+        raise UCIDataError(f"{str(folder)!r} has no data.txt: is {str(root)!r} the UCI data folder?")
+    table = np.loadtxt(folder / "data.txt", ndmin=2)
+    features = _read_ints(folder / "index_features.txt")
+    target = int(_read_ints(folder / "index_target.txt")[0])
+    return UCIDataset(
+        name=short,
+        x=table[:, features],
+        y=table[:, target],
+        n_splits=int(_read_ints(folder / "n_splits.txt")[0]),
+        n_hidden=int(_read_ints(folder / "n_hidden.txt")[0]),
+        folder=folder,
+    )
+
+
+def published(data_dir: str | os.PathLike[str], name: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """Published scores for one data set: {method: {metric: (mean, se)}}, metric 'rmse' or 'test_ll'.
+
+    Missing file or rows give an empty dict: the table then shows dashes.
+    """
+    path = Path(data_dir) / "published_results.csv"
+    short = canonical_name(name)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    if not path.is_file():
+        return out
+    wanted = {method: label for label, method in PUBLISHED_METHODS.items()}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            label = wanted.get(row.get("method", ""))
+            if label is None or row.get("source") != PUBLISHED_SOURCE or row.get("dataset") != short:
+                continue
+            err = float(row["err"]) if row.get("err") else float("nan")
+            out.setdefault(label, {})[row["metric"]] = (float(row["mean"]), err)
+    return out
+
+
+def _read_ints(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise UCIDataError(f"missing file {str(path)!r}")
+    try:
+        return np.atleast_1d(np.loadtxt(path, dtype=np.int64))
+    except ValueError:
+        raise UCIDataError(f"{str(path)!r} must hold whole numbers, one per line") from None

@@ -1,0 +1,164 @@
+"""The training panel: when to train, and the loss curve and band streaming while it runs.
+
+A run starts on the session's first load (so a newcomer sees the article's band
+without pressing anything), on Train, on any change when "Auto-train" is on, and
+again after a rerun interrupted it with the same settings (moving a view control
+mid-run). Streamlit stops a run by raising its control exceptions from the next
+``st`` call, which the progress callback makes twice a second, so a changed control
+or Stop ends the run within about half a second. Only finished runs are kept (see
+:mod:`dashboard.model.runner`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import bnn
+from dashboard import result
+from dashboard.figures.band import BandData, band_data, update_band
+from dashboard.figures.loss import update_loss
+from dashboard.model import link, runner
+from dashboard.model.link import AppState
+from dashboard.model.runs import RunRequests
+
+SHOWN = "shown_fit"
+REQUESTS = RunRequests(pending_key="pending_fit", stopped_key="stopped_fit")
+# Live frames cost the server CPU that the fit needs (and the browser, on the same machine,
+# a Plotly redraw each): a cheap band at most once a second, the loss twice a second.
+LIVE_SAMPLES = 20  # draws behind the live band: its shape, at a fifth of the final band's cost
+LOSS_EVERY = 0.5  # seconds between loss-curve redraws
+BAND_EVERY = 1.0  # seconds between live-band redraws, at least
+
+
+@dataclass
+class Shown:
+    """The fit on screen and the state it was trained for."""
+
+    key: runner.Key
+    fitted: bnn.Fitted
+    state: AppState
+
+
+def stop() -> None:
+    """Stop button callback: forget the running request so the rerun does not restart it."""
+    REQUESTS.stop(st.session_state)
+
+
+def wants_training(key: runner.Key, clicked: bool) -> bool:
+    ss = st.session_state
+    if clicked:
+        REQUESTS.ask(ss, key)
+        return True
+    REQUESTS.forget_other(ss, key)
+    if REQUESTS.stopped(ss, key):
+        return False
+    return REQUESTS.pending(ss, key) or SHOWN not in ss or bool(ss.get("auto_train"))
+
+
+@dataclass
+class LiveTraining:
+    """Progress callbacks that redraw the status, the loss curve and the band, throttled by time.
+
+    Each figure is built once and later frames only put new numbers into it."""
+
+    state: AppState
+    fn: object
+    status: st.delta_generator.DeltaGenerator
+    notice: st.delta_generator.DeltaGenerator
+    band_slot: st.delta_generator.DeltaGenerator
+    loss_slot: st.delta_generator.DeltaGenerator
+    log: bool
+    pinned: BandData | None = None
+    _last_loss: float = -math.inf
+    _last_band: float = -math.inf
+    _band_every: float = BAND_EVERY
+    _frames: int = 0
+    _band_fig: go.Figure | None = field(default=None, repr=False)
+    _loss_fig: go.Figure | None = field(default=None, repr=False)
+
+    def on_wait(self, waited: float) -> None:
+        self.notice.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
+                            f"Retrying… ({waited:.0f} s)", icon="⏳")
+
+    def on_progress(self, p: bnn.Progress) -> None:
+        now = time.monotonic()
+        if now - self._last_loss >= LOSS_EVERY:
+            self._last_loss = now
+            self._frames += 1
+            self.status.progress(p.epoch / p.epochs,
+                                 text=f"Training… epoch {p.epoch:,} of {p.epochs:,} · loss {p.total:.4g}")
+            if self._loss_fig is None:
+                self._loss_fig = result.loss_figure(p.fitted.history, self.log)
+            else:
+                update_loss(self._loss_fig, p.fitted.history)
+            result.show(self.loss_slot, self._loss_fig, key=f"live_loss_{self._frames}")
+        if now - self._last_band >= self._band_every:
+            self._frames += 1
+            self._draw_band(p)
+            # a big network's band costs more: redraw it at most a fifth of the time
+            self._band_every = max(BAND_EVERY, 5 * (time.monotonic() - now))
+            self._last_band = time.monotonic()
+
+    def _draw_band(self, p: bnn.Progress) -> None:
+        view = self.state.view
+        data = band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
+        title = f"during training: epoch {p.epoch:,}"
+        if self._band_fig is None:
+            self._band_fig = result.band_figure(data, view, self.state.points, self.fn, title=title,
+                                                pinned=self.pinned)
+        else:
+            update_band(self._band_fig, data, view, title=title)
+        result.show(self.band_slot, self._band_fig, key=f"live_band_{self._frames}")
+
+
+def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runner.Key) -> None:
+    """One line over the band: what it shows, and whether it is the fit of the current settings."""
+    if shown.key != key and REQUESTS.stopped(st.session_state, key):
+        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.", icon="⏹️")
+    elif shown.key != key:
+        status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
+    else:
+        f = shown.fitted
+        status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
+                       f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
+
+
+def current_fit() -> Shown | None:
+    """The fit on the main page; in a session that starts on another page, the fit of the
+    link's state (or the article's run), trained now. None (with a message) if refused."""
+    shown = st.session_state.get(SHOWN)
+    if shown is not None:
+        return shown
+    state = link.decode(st.query_params.to_dict()).state
+    slot = st.empty()
+    try:
+        with st.spinner("No fit in this session yet: fitting the main page's settings…"):
+            fitted = runner.train(state, on_wait=lambda waited: slot.warning(
+                f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"))
+    except bnn.BNNError as exc:
+        slot.error(f"Could not fit: {exc}", icon="⚠️")
+        return None
+    slot.empty()
+    st.session_state[SHOWN] = Shown(runner.key_of(state), fitted, state)
+    return st.session_state[SHOWN]
+
+
+def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
+    """Train ``state`` with live updates; None (and a message) if the caps or the server refuse it."""
+    key = runner.key_of(state)
+    REQUESTS.ask(st.session_state, key)
+    try:
+        fitted = runner.train(state, live.on_progress, live.on_wait)
+    except bnn.BNNError as exc:
+        REQUESTS.done(st.session_state)
+        live.notice.error(f"Not trained: {exc}. The last result stays on screen.", icon="⚠️")
+        return None
+    REQUESTS.done(st.session_state)
+    live.notice.empty()
+    st.session_state[SHOWN] = Shown(key, fitted, state)
+    return fitted

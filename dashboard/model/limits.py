@@ -1,0 +1,113 @@
+"""The dashboard's caps: what one visitor of a shared demo may ask of the server.
+
+The engine's own bounds (``bnn.config.MAX_*``) only stop absurd requests. A public
+demo needs tighter ones, applied on the server whatever the widgets or a hand-edited
+link allow: caps on each knob, and a cap on the product of them, because 20,000
+epochs are harmless on six points and a 256-unit net is harmless for 100 epochs, but
+not both at once with 64 samples on 2,000 points. ``check_config`` and
+``check_training_work`` raise :class:`bnn.ConfigError` with a message that names the
+knob to turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bnn.config import Config
+from bnn.errors import ConfigError
+from bnn.network import Layout
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for a shared demo on a small CPU server (see README, "Sharing a hosted demo")."""
+
+    epochs: int = 20_000
+    layers: int = 3
+    units: int = 256  # per hidden layer
+    train_samples: int = 64
+    seed: int = 2**31 - 1  # a browser number widget holds integers exactly only up to 2^53
+    predict_samples: int = 1_000
+    functions: int = 50  # sampled functions drawn on the band plot
+    points: int = 2_000
+    upload_bytes: int = 1_000_000  # 1 MB; .streamlit/config.toml caps the server at 1 MB too
+    expression_chars: int = 200
+    view_abs: float = 1_000.0  # the plotted x range lies within ±view_abs
+    # Multiply-adds of one training run, sum over steps of (samples x batch x weights),
+    # plus a per-step overhead. 6e10 is about a minute on one core of the project's test
+    # machine (measured: ~1.2e9 multiply-adds a second with the backward pass, ~0.5 ms a
+    # step); the article's run is 1.2e9.
+    training_work: float = 6e10
+    step_overhead: float = 6e5  # one step's fixed cost, in multiply-add equivalents
+    # Multiply-adds of one prediction over the plotted grid (samples x grid x weights).
+    predict_work: float = 3e9
+    # Weight x point x evaluation products of one run of another inference method (the Compare page):
+    # about a minute on one core.
+    method_work: float = 2e10
+    grid: int = 100  # x positions of the plotted band and its predictions CSV: the article's 100
+    link_chars: int = 7_000  # query string of a shareable link (see dashboard.model.link)
+
+
+LIMITS = Limits()
+
+
+def check_config(config: Config, limits: Limits = LIMITS) -> None:
+    """Raise ConfigError if any single knob of ``config`` exceeds the dashboard's caps."""
+    if len(config.hidden) > limits.layers:
+        raise ConfigError(f"at most {limits.layers} hidden layers here, got {len(config.hidden)}")
+    if any(w > limits.units for w in config.hidden):
+        raise ConfigError(f"at most {limits.units} units per hidden layer here, got {max(config.hidden)}")
+    if config.epochs > limits.epochs:
+        raise ConfigError(f"at most {limits.epochs:,} epochs here, got {config.epochs:,}")
+    if config.train_samples > limits.train_samples:
+        raise ConfigError(f"at most {limits.train_samples} training samples per step here, got {config.train_samples}")
+    if config.seed > limits.seed:
+        raise ConfigError(f"the seed must be at most {limits.seed:,} here, got {config.seed:,}")
+    if config.batch_size is not None and config.batch_size > limits.points:
+        raise ConfigError(f"the batch size must be at most {limits.points:,} here, got {config.batch_size:,}")
+
+
+def weight_count(config: Config, input_dim: int = 1) -> int:
+    """P, the number of Bayesian weights and biases of the network ``config`` describes."""
+    return Layout.of(input_dim, config.hidden, config.activation).size
+
+
+def training_work(config: Config, n_points: int, input_dim: int = 1) -> float:
+    """Multiply-adds of a run (forward and backward together, see ``Limits.training_work``)."""
+    batch = n_points if config.batch_size is None else min(config.batch_size, n_points)
+    steps = config.epochs * -(-n_points // batch)
+    per_step = config.train_samples * batch * weight_count(config, input_dim) + LIMITS.step_overhead
+    return steps * per_step
+
+
+def check_training_work(config: Config, n_points: int, limits: Limits = LIMITS, input_dim: int = 1) -> None:
+    """Raise ConfigError if the run as a whole is too heavy for a shared server."""
+    check_config(config, limits)
+    if n_points > limits.points:
+        raise ConfigError(f"at most {limits.points:,} points here, got {n_points:,}")
+    work = training_work(config, n_points, input_dim)
+    if work > limits.training_work:
+        raise ConfigError(
+            f"this run is about {work / limits.training_work:.1f} times heavier than one visitor may ask of "
+            "this server (epochs x training samples x points x weights); lower the epochs, the units, "
+            "the training samples or the number of points"
+        )
+
+
+def affordable_predict_samples(config: Config, requested: int, limits: Limits = LIMITS,
+                               input_dim: int = 1) -> int:
+    """The most predictive samples (at most ``requested``) the plotted grid can afford."""
+    per_sample = limits.grid * weight_count(config, input_dim)
+    return max(1, min(requested, limits.predict_samples, int(limits.predict_work // per_sample)))
+
+
+def method_work(name: str, settings: dict[str, Any], config: Config, n_points: int, input_dim: int = 1) -> float:
+    """A rough count of multiply-adds of one method's fit (``bnn.methods``), to refuse runs that
+    would hold the server for minutes (see ``Limits.method_work``)."""
+    base = weight_count(config, input_dim) * n_points
+    if name == "hmc":
+        return base * settings["chains"] * (settings["warmup"] + settings["draws"]) * settings["steps"]
+    if name == "bbb":
+        return base * config.epochs * config.train_samples
+    return base * settings["epochs"] * settings.get("members", 1)

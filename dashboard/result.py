@@ -1,0 +1,125 @@
+"""Drawing a fit: the band and the loss curve, the downloads, the share link.
+
+The band's numbers come from :func:`dashboard.figures.band.band_data` (the engine's predictive
+table), cached per (fit, view) in a bounded Streamlit cache so that moving a view
+control redraws at once.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import streamlit.components.v1 as components
+
+import bnn
+from dashboard import session
+from dashboard.figures import band, loss
+from dashboard.model import runner
+from dashboard.model.limits import LIMITS, affordable_predict_samples
+from dashboard.model.link import AppState, Encoded
+from dashboard.model.points import Points
+from dashboard.model.view import View
+from dashboard.points import truth_on
+
+CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "bnn-band"}}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _band_data(_fitted: bnn.Fitted, key: runner.Key, view: View, samples: int) -> band.BandData:
+    return band.band_data(_fitted, view, samples=samples, grid=LIMITS.grid)
+
+
+def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[band.BandData, int]:
+    """The band of the fit ``key`` names on the view's grid (cached), and how many draws it
+    used (fewer than asked for a network too big to afford them)."""
+    samples = affordable_predict_samples(fitted.config, view.samples)
+    return _band_data(fitted, key, view, samples), samples
+
+
+def band_figure(data: band.BandData, view: View, points: Points, fn: Callable[[np.ndarray], np.ndarray] | None,
+                title: str = "", pinned: band.BandData | None = None) -> go.Figure:
+    """The band plot as the page shows it (with the pinned run's band under it, if any)."""
+    truth = truth_on(fn, data.table["x"].to_numpy())
+    fig = band.band_figure(data, view, points=(points.x, points.y), truth=truth, title=title, pinned=pinned)
+    fig.update_layout(height=460)
+    return fig
+
+
+def loss_figure(history: pd.DataFrame, log: bool) -> go.Figure:
+    fig = loss.loss_figure(history, log=log)
+    fig.update_layout(height=260)
+    return fig
+
+
+def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> None:
+    slot.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
+             band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
+             log_scale: bool, pinned: band.BandData | None = None) -> None:
+    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads."""
+    data, samples = band_data(fitted, key, state.view)
+    if samples < state.view.samples:
+        st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
+                   f"{state.view.samples}, to keep the page quick.")
+    show(band_slot, band_figure(data, state.view, state.points, fn, pinned=pinned), key="band_chart")
+    show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")
+    if log_scale and (fitted.history[["total", "nll"]] <= 0).any().any():
+        st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
+    with st.expander("Downloads", expanded=False):
+        downloads(fitted, data)
+
+
+def downloads(fitted: bnn.Fitted, data: band.BandData) -> None:
+    """The predictions (the engine's columns), the config, the model file."""
+    cols = st.columns(3)
+    cols[0].download_button("Predictions (CSV)", data.table.to_csv(index=False).encode(), file_name="predictions.csv",
+                            mime="text/csv", key="download_predictions", on_click="ignore", width="stretch")
+    cols[1].download_button("Config (JSON)", fitted.config.to_json().encode(), file_name="config.json",
+                            mime="application/json", key="download_config", on_click="ignore", width="stretch")
+    cols[2].download_button("Fitted model (.pt)", lambda: model_bytes(fitted), file_name="bnn-model.pt",
+                            mime="application/octet-stream", key="download_model", on_click="ignore",
+                            width="stretch", help="Load it with bnn.load(path) in Python or --model on the CLI.")
+
+
+def model_bytes(fitted: bnn.Fitted) -> bytes:
+    """``bnn.save`` writes to a path; a temporary directory turns that into bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return bnn.save(fitted, Path(tmp) / "model.pt").read_bytes()
+
+
+COPY_BUTTON = """<button id="copy" style="font: 14px sans-serif; padding: 6px 14px; border-radius: 8px;
+ border: 1px solid #d0d0d8; background: white; cursor: pointer;">📋 Copy link</button>
+<script>
+const link = __LINK__;
+const button = document.getElementById("copy");
+button.onclick = async () => {
+  try { await navigator.clipboard.writeText(link); button.textContent = "✓ Copied"; }
+  catch (e) { button.textContent = "Select the link below and copy it"; }
+  setTimeout(() => { button.textContent = "📋 Copy link"; }, 2500);
+};
+</script>"""
+
+
+def share_box(encoded: Encoded) -> None:
+    """The link to this exact view, a Copy button, and a plain note when the points did not fit in it."""
+    base = session.page_url()
+    link = f"{base}?{encoded.query}" if encoded.params else (base or "(this page's address)")
+    st.markdown("**Share this view**: this link (also in the address bar) reproduces the page, points "
+                "included, in any browser.")
+    # a component iframe may write to the clipboard; the link is JSON-quoted and "</" escaped
+    components.html(COPY_BUTTON.replace("__LINK__", json.dumps(link).replace("</", "<\\/")), height=44)
+    st.code(link, language=None, wrap_lines=True, height=90 if len(link) > 300 else "content")
+    if not encoded.points_in_link:
+        st.warning(
+            f"These {len(st.session_state[session.POINTS]):,} points are too many for a link (links here hold "
+            f"up to {LIMITS.link_chars:,} characters, a few hundred points). The link carries the settings "
+            "only; send the points as a CSV (Download the points) for the other person to upload.", icon="🔗")

@@ -1,0 +1,139 @@
+"""The dashboard's session state: widget keys, seeding them from a link or a preset, the link.
+
+Every control has a fixed key (tests and browser tests find widgets by it). Values
+are seeded into ``st.session_state`` before the widgets are drawn (from the link on
+a session's first run, or from a preset button), and never passed as ``value=``,
+so Streamlit never sees two sources for one widget. The point set lives under
+``POINTS`` as a :class:`dashboard.model.points.Points`; the table editor edits a copy of it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bnn import toys
+from bnn.config import Config
+from dashboard.model import link
+from dashboard.model.link import AppState
+from dashboard.model.points import Points, editor_frame
+from dashboard.model.view import View
+
+POINTS = "points"  # the committed point set (Points)
+EDITOR = "points_editor"  # the data editor's edit state
+EDITOR_BASE = "points_base"  # the table the editor edits
+LINK_PROBLEMS = "link_problems"
+LINK = "link_params"  # the query of the dashboard's current state
+MAX_LAYERS_SHOWN = 3
+DEFAULT_UNITS = 32
+FORMULA = "formula"  # value of the "function" selector meaning "the typed formula"
+NO_FUNCTION = "none"
+# The point generator's starting values (not part of a link: its result, the points, is).
+GENERATOR_DEFAULTS = {"gen_n": 20, "gen_low": -3.0, "gen_high": 3.0, "gen_noise": 0.1, "gen_seed": 0}
+
+
+def init_session() -> None:
+    """On a session's first run, read the link once and seed every control from it."""
+    if st.session_state.get("_initialised"):
+        return
+    decoded = link.decode(st.query_params.to_dict())
+    problems = list(decoded.problems)
+    if decoded.points_left_out is not None:
+        problems.append(
+            f"the sender's {decoded.points_left_out:,} points were too many to travel in a link, so the "
+            "article's six points are shown; ask for their CSV and upload it under Points"
+        )
+    seed_widgets(decoded.state)
+    for key, value in GENERATOR_DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    st.session_state[LINK_PROBLEMS] = problems
+    st.session_state["_initialised"] = True
+
+
+def seed_widgets(state: AppState) -> None:
+    """Set every control's value (and the point set) to ``state``."""
+    ss = st.session_state
+    cfg, view = state.config, state.view
+    ss["layers"] = len(cfg.hidden)
+    for k in range(1, MAX_LAYERS_SHOWN + 1):
+        ss[f"units_{k}"] = cfg.hidden[k - 1] if k <= len(cfg.hidden) else (cfg.hidden or (DEFAULT_UNITS,))[-1]
+    for name in ("activation", "init", "kl"):
+        ss[name] = getattr(cfg, name).value
+    for name in ("prior_sigma", "noise_sigma", "learn_noise", "lr", "epochs", "train_samples", "seed",
+                 "kl_weight", "local_reparam", "standardize"):
+        ss[name] = getattr(cfg, name)
+    ss["batch_size"] = cfg.batch_size or 0
+    for name in ("samples", "level", "inner", "functions", "x_low", "x_high"):
+        ss[name] = getattr(view, name)
+    ss["band"] = view.band.value
+    ss["function"] = FORMULA if state.expression else (state.toy or NO_FUNCTION)
+    ss["expression"] = state.expression or "sin(3*x) + 0.3*x^2"
+    set_points(state.points)
+
+
+def set_points(points: Points) -> None:
+    """Commit a new point set and restart the table editor on it (its pending edits are dropped)."""
+    st.session_state[POINTS] = points
+    st.session_state[EDITOR_BASE] = editor_frame(points)
+    st.session_state.pop(EDITOR, None)
+
+
+def committed_points() -> Points:
+    return st.session_state.get(POINTS) or Points.article()
+
+
+# ---- presets ------------------------------------------------------------------------------
+def _gap() -> AppState:
+    return AppState(points=Points.of(*toys.get("gap").default_points()), toy="gap",
+                    view=View(x_low=-6.0, x_high=6.0))
+
+
+def _noisy() -> AppState:
+    x, y = toys.generate(toys.get("periodic"), 100, -2.0, 2.0, noise=0.3, seed=0)
+    config = Config(hidden=(16,), activation="tanh", init="scaled", prior_sigma=1.0, lr=0.02,
+                    learn_noise=True, noise_sigma=0.1)
+    return AppState(config=config, points=Points.of(x, y), toy="periodic", view=View(band="y", inner=0.5))
+
+
+PRESETS = {
+    "article": ("Article settings", "The article's run: 1-32-1 sigmoid net, six points of -x⁴ + 3x² + 1.",
+                AppState),
+    "gap": ("Gap between clusters", "Points on two separate intervals: watch the band widen in between.", _gap),
+    "noise": ("Noisy data, learned noise", "100 noisy points of sin(2x); the noise σ is learned and the "
+              "band shows new observations y, not only f.", _noisy),
+}
+
+
+def apply_preset(name: str) -> None:
+    """Button callback: seed every control and the points from a preset."""
+    seed_widgets(PRESETS[name][2]())
+    st.session_state["preset_note"] = PRESETS[name][0]
+
+
+# ---- the link -----------------------------------------------------------------------------
+def write_link(state: AppState) -> link.Encoded:
+    """Put ``state`` in the page's URL (only when it changed, to keep the history quiet)."""
+    encoded = link.encode(state)
+    st.session_state[LINK] = encoded.params
+    keep_link()
+    return encoded
+
+
+def keep_link() -> None:
+    """Every page carries the dashboard's link, so a link copied anywhere reproduces the state,
+    and coming back to the dashboard changes no query (Streamlit's page switch and a query
+    change in the same run can leave the address bar on the old page)."""
+    wanted = st.session_state.get(LINK)
+    if wanted is None:
+        return
+    current = st.query_params.to_dict()
+    wanted = {**wanted, **{k: v for k, v in current.items() if k in link.IGNORED_KEYS}}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def page_url() -> str:
+    """The page's address without its query, when the browser told us (empty in tests)."""
+    try:
+        return st.context.url or ""
+    except Exception:  # older runtimes and bare mode have no browser context
+        return ""

@@ -1,0 +1,458 @@
+"""AppTest runs of every page: defaults, controls reaching bnn, bad input, downloads; the runner.
+
+The main page trains the article's run on its first load (about a second). The fit
+cache lives in the ``dashboard.model.runner`` module, shared by every AppTest in this process, so
+only the first test pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_module
+
+import bnn
+from bnn.predict import SUMMARY_COLUMNS
+from dashboard.live import SHOWN
+from dashboard.model import pin, runner
+from dashboard.model.limits import LIMITS
+from dashboard.model.link import AppState, decode
+from dashboard.model.points import Points
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120  # seconds; a first load trains ~1 s alone, several times that on a busy CI machine
+
+
+def main_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def shown_config(at: AppTest) -> bnn.Config:
+    return at.session_state[SHOWN].fitted.config
+
+
+# ---- the main page ------------------------------------------------------------------------------
+def test_first_load_trains_and_shows_the_articles_run() -> None:
+    at = main_page()
+    assert not at.exception and not errors(at)
+    shown = at.session_state[SHOWN]
+    assert shown.fitted.config == bnn.Config()
+    assert shown.state.points == Points.article()
+    assert any("Trained 2,000 epochs" in c.value for c in at.caption)
+    assert at.query_params == {}  # the article's state is the empty link
+    keys = {d.key for d in at.download_button}
+    assert {"download_predictions", "download_config", "download_model", "download_points"} <= keys
+
+
+def test_controls_change_the_config_that_reaches_bnn() -> None:
+    at = main_page()
+    at.slider(key="layers").set_value(2)
+    at.run()
+    at.number_input(key="units_1").set_value(8)
+    at.number_input(key="units_2").set_value(4)
+    at.selectbox(key="activation").set_value("tanh")
+    at.number_input(key="prior_sigma").set_value(2.0)
+    at.toggle(key="learn_noise").set_value(True)
+    at.number_input(key="noise_sigma").set_value(0.3)
+    at.number_input(key="lr").set_value(0.05)
+    at.number_input(key="epochs").set_value(60)
+    at.number_input(key="train_samples").set_value(2)
+    at.selectbox(key="kl").set_value("mc")
+    at.number_input(key="seed").set_value(7)
+    at.selectbox(key="init").set_value("scaled")
+    at.number_input(key="kl_weight").set_value(0.5)
+    at.number_input(key="batch_size").set_value(3)
+    at.toggle(key="standardize").set_value(True)
+    at.run()
+    assert not errors(at)
+    assert any("press **Train**" in i.value for i in at.info)  # not trained until asked
+    at.button(key="train").click().run()
+    expected = bnn.Config(hidden=(8, 4), activation="tanh", prior_sigma=2.0, learn_noise=True, noise_sigma=0.3,
+                          lr=0.05, epochs=60, train_samples=2, kl="mc", seed=7, init="scaled", kl_weight=0.5,
+                          batch_size=3, standardize=True)
+    assert shown_config(at) == expected
+    # the link carries the same state: decoding the page's query gives this config back
+    assert decode(at.query_params).state.config == expected
+
+
+def test_view_controls_redraw_without_training_and_reach_the_link() -> None:
+    at = main_page()
+    fitted = at.session_state[SHOWN].fitted
+    at.number_input(key="samples").set_value(300)
+    at.slider(key="level").set_value(0.8)
+    at.slider(key="inner").set_value(0.5)
+    at.radio(key="band").set_value("y")
+    at.run()
+    assert not errors(at) and at.session_state[SHOWN].fitted is fitted  # same fit, no retraining
+    assert at.query_params == {"samples": "300", "level": "0.8", "inner": "0.5", "band": "y"}
+
+
+def test_presets_set_controls_and_points() -> None:
+    at = main_page()
+    at.button(key="preset_noise").click().run()
+    assert at.toggle(key="learn_noise").value is True
+    assert at.selectbox(key="activation").value == "tanh"
+    assert len(at.session_state["points"]) == 100
+    at.button(key="preset_article").click().run()
+    assert at.query_params == {} and at.session_state[SHOWN].fitted.config == bnn.Config()
+
+
+def test_generate_points_from_a_named_toy_and_from_a_formula() -> None:
+    at = main_page()
+    at.selectbox(key="function").set_value("periodic")
+    at.number_input(key="gen_n").set_value(30)
+    at.button(key="generate").click().run()
+    assert len(at.session_state["points"]) == 30 and not errors(at)
+    at.selectbox(key="function").set_value("formula").run()
+    at.text_input(key="expression").set_value("2*x + 1")
+    at.number_input(key="gen_noise").set_value(0.0)
+    at.button(key="generate").click().run()
+    points = at.session_state["points"]
+    assert not errors(at)
+    # y was computed from x before both were rounded to float32 (relative error 6e-8 each)
+    np.testing.assert_allclose(points.y, 2 * points.x + 1, atol=1e-6)
+    assert at.query_params["expr"] == "2*x + 1"
+
+
+def band_traces(at: AppTest) -> dict[str, dict[str, Any]]:
+    """The band chart's traces by name, their numbers decoded (Plotly >= 6 sends arrays as base64)."""
+    for chart in at.get("plotly_chart"):
+        traces = json.loads(chart.proto.spec)["data"]
+        if any(t.get("name") == "predictive mean" for t in traces):
+            for t in traces:
+                for axis in ("x", "y"):
+                    if isinstance(t.get(axis), dict):
+                        t[axis] = np.frombuffer(base64.b64decode(t[axis]["bdata"]), dtype=t[axis]["dtype"])
+            return {t.get("name") or f"unnamed {k}": t for k, t in enumerate(traces)}
+    raise AssertionError("no band chart on the page")
+
+
+def test_pin_keeps_a_run_drawn_and_compares_the_next_one_with_it() -> None:
+    at = main_page()
+    first = at.session_state[SHOWN]
+    at.button(key="pin").click().run()
+    assert at.button(key="pin").disabled  # the run on screen is the pinned one
+    at.number_input(key="seed").set_value(5)
+    at.number_input(key="epochs").set_value(300).run()
+    assert "pinned run: mean" in band_traces(at)  # drawn while the controls change...
+    at.button(key="train").click().run()
+    assert not at.exception and not errors(at) and shown_config(at) == bnn.Config(seed=5, epochs=300)
+    traces = band_traces(at)  # ...and after retraining, under the new band
+    grid = np.linspace(-5, 5, LIMITS.grid)
+    pinned = bnn.predict(first.fitted, grid, samples=100)  # the oracle: the engine on the pinned fit
+    np.testing.assert_allclose(traces["pinned run: mean"]["y"], pinned["mean"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(traces["pinned run: 95% interval of f"]["y"], pinned["f_upper"], rtol=1e-9)
+    current = bnn.predict(at.session_state[SHOWN].fitted, grid, samples=100)
+    np.testing.assert_allclose(traces["predictive mean"]["y"], current["mean"], rtol=1e-9, atol=1e-12)
+    table = next(d.value for d in at.dataframe if d.value.index.name == "metric")
+    x = Points.article().x
+    expected_pinned = pin.run_metrics(pinned, x, first.fitted.history["total"].iloc[-1], first.fitted.noise_sigma)
+    np.testing.assert_allclose(table["pinned"], list(expected_pinned.values()), rtol=1e-9)
+    np.testing.assert_allclose(table["difference"], table["current"] - table["pinned"])
+    assert (table["difference"].abs() > 0).sum() >= 4  # another seed and a tenth of the epochs: other numbers
+    assert any("Changed since: epochs 2,000 → 300; seed 0 → 5" in c.value for c in at.caption)
+    at.button(key="unpin").click().run()
+    assert not any(name.startswith("pinned") for name in band_traces(at))
+    assert not any(d.value.index.name == "metric" for d in at.dataframe) and not at.button(key="pin").disabled
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+def test_a_bad_control_value_gets_a_message_and_the_last_good_result_stays() -> None:
+    at = main_page()
+    before = at.session_state[SHOWN]
+    at.number_input(key="prior_sigma").set_value(0.0).run()
+    assert any("prior_sigma must be in (0, 1e6]" in e for e in errors(at))
+    assert not at.exception and at.session_state[SHOWN].fitted is before.fitted
+    assert "prior" not in at.query_params  # the link keeps the last good settings
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("__import__('os').system('true')", "only named functions may be called"),
+    ("x.__class__", "attribute access"),
+    ("x +* 2", "syntax error at column 4"),
+    ("sin(x", "never closed"),
+])
+def test_an_unsafe_or_malformed_formula_gets_a_message(text: str, words: str) -> None:
+    at = main_page()
+    at.selectbox(key="function").set_value("formula").run()
+    at.text_input(key="expression").set_value(text).run()
+    assert not at.exception
+    assert any(words in e for e in errors(at)), errors(at)
+    at.button(key="generate").click().run()  # generating from it is refused too, with the same reason
+    assert at.session_state["points"] == Points.article() and any(words in e for e in errors(at))
+
+
+def test_bad_table_edits_get_a_message_and_keep_the_last_good_points() -> None:
+    at = main_page()
+    band = at.session_state[SHOWN]
+    for edit, words in [
+        ({"edited_rows": {0: {"x": None}}, "added_rows": [], "deleted_rows": []}, "row 1, x: the cell is empty"),
+        ({"edited_rows": {0: {"x": "abc"}}, "added_rows": [], "deleted_rows": []}, "row 1, x: 'abc' is not a number"),
+        ({"edited_rows": {2: {"y": "1e400"}}, "added_rows": [], "deleted_rows": []}, "row 3, y: '1e400' is too large"),
+        ({"edited_rows": {1: {"x": "nan"}, 4: {"y": "inf"}}, "added_rows": [], "deleted_rows": []},
+         "row 2, x: 'nan' is not a finite number; row 5, y: 'inf' is not a finite number"),
+        ({"edited_rows": {}, "added_rows": [{"x": "1e300", "y": "1"}], "deleted_rows": []},
+         "row 7, x: '1e300' is outside"),
+        ({"edited_rows": {}, "added_rows": [{"x": "0.5"}], "deleted_rows": []}, "row 7, y: the cell is empty"),
+        ({"edited_rows": {}, "added_rows": [], "deleted_rows": [0, 1, 2, 3, 4, 5]}, "the table is empty"),
+        ({"edited_rows": {}, "added_rows": [{"x": "0", "y": "0"}] * 2001, "deleted_rows": []}, "at most 2,000"),
+    ]:
+        at.session_state["points_editor"] = edit
+        at.run()
+        assert not at.exception
+        assert any(words in e and "your edits stay in it" in e for e in errors(at)), (words, errors(at))
+        assert at.session_state["points"] == Points.article()  # the last good points stay in use...
+        assert at.session_state["points_editor"]["edited_rows"] == edit["edited_rows"]  # ...and the edits in the table
+        assert at.session_state[SHOWN].fitted is band.fitted  # and so does the band
+
+
+def test_a_good_table_edit_changes_the_points_and_the_link() -> None:
+    at = main_page()
+    at.session_state["points_editor"] = {"edited_rows": {}, "added_rows": [{}], "deleted_rows": []}
+    at.run()  # a row just added and not typed in yet: no message, not a point
+    assert not errors(at) and at.session_state["points"] == Points.article()
+    at.session_state["points_editor"] = {"edited_rows": {}, "added_rows": [{"x": "0", "y": "1"}],
+                                         "deleted_rows": []}
+    at.run()
+    assert not errors(at) and len(at.session_state["points"]) == 7
+    assert decode(at.query_params).state.points == at.session_state["points"]
+
+
+@pytest.mark.parametrize(("name", "data", "words"), [
+    ("points.csv", b"a,b\n1,2\n", "columns x and y"),
+    ("points.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
+    ("points.csv", b"x,y\n1,nan\n", "finite"),
+])
+def test_a_bad_upload_gets_a_message(name: str, data: bytes, words: str) -> None:
+    at = main_page()
+    at.file_uploader(key="upload").upload(name, data, "text/csv").run()
+    assert not at.exception
+    assert any(words in e and name in e for e in errors(at)), errors(at)
+    assert at.session_state["points"] == Points.article()
+
+
+def test_a_good_upload_replaces_the_points() -> None:
+    at = main_page()
+    at.file_uploader(key="upload").upload("mine.csv", b"x,y\n0,1\n1,2\n2,3\n", "text/csv").run()
+    assert not errors(at)
+    assert at.session_state["points"].x.tolist() == [0.0, 1.0, 2.0]
+    assert at.selectbox(key="function").value == "none"  # an uploaded set has no known true function
+
+
+def test_a_hand_edited_link_gets_a_message_and_defaults() -> None:
+    at = main_page({"epochs": "abc", "lr": "0.05", "pts": "%%%", "act": "soft"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "epochs='abc'" in text and "act='soft'" in text and "points could not be read" in text
+    assert shown_config(at) == bnn.Config(lr=0.05)  # the good value survives
+    at.button(key="dismiss_link_problems").click().run()
+    assert not at.warning
+
+
+def test_a_link_reproduces_the_state_it_was_made_from() -> None:
+    x, y = bnn.toys.generate(bnn.toys.get("gap"), 25, -3.0, 3.0, noise=0.1, seed=1)
+    state = AppState(config=bnn.Config(epochs=80, seed=3), points=Points.of(x, y), toy="gap")
+    from dashboard.model.link import encode
+
+    at = main_page(encode(state).params)
+    shown = at.session_state[SHOWN]
+    assert shown.state.config == state.config and shown.state.points == state.points
+    # the same seed and points give the same fit as a direct call to the engine
+    direct = bnn.fit(state.points.x, state.points.y, state.config)
+    for name in ("mu", "rho"):
+        assert bnn.train.torch.equal(getattr(shown.fitted.model.posterior, name), getattr(direct.model.posterior, name))
+
+
+def test_a_link_whose_points_did_not_fit_says_so() -> None:
+    at = main_page({"npts": "1500", "epochs": "45"})
+    assert any("1,500 points were too many to travel in a link" in w.value for w in at.warning)
+    assert at.session_state[SHOWN].state.points == Points.article() and shown_config(at).epochs == 45
+
+
+def test_auto_train_fits_each_change_without_pressing_train() -> None:
+    at = main_page()
+    at.toggle(key="auto_train").set_value(True)
+    at.number_input(key="epochs").set_value(40).run()
+    assert shown_config(at).epochs == 40 and not at.info
+
+
+def test_a_run_over_the_work_budget_is_refused_with_a_message() -> None:
+    at = main_page()
+    at.slider(key="layers").set_value(3).run()
+    for k in (1, 2, 3):
+        at.number_input(key=f"units_{k}").set_value(256)
+    at.number_input(key="epochs").set_value(20_000)
+    at.number_input(key="train_samples").set_value(64)
+    at.button(key="train").click().run()
+    assert not at.exception
+    assert any("heavier than one visitor may ask" in e for e in errors(at))
+
+
+# ---- downloads -------------------------------------------------------------------------------------
+class RecordingStorage(app_test_module.MemoryMediaFileStorage):
+    """AppTest's in-memory media store, remembered so a test can read what a download holds."""
+
+    last: RecordingStorage | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        RecordingStorage.last = self
+
+
+def download_bytes(at: AppTest, key: str) -> bytes:
+    url = at.download_button(key=key).proto.url
+    assert RecordingStorage.last is not None
+    return RecordingStorage.last.get_file(url.rsplit("/", 1)[-1]).content
+
+
+def test_downloads_hold_the_engines_columns_the_config_and_the_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    at = main_page()
+    table = pd.read_csv(io.BytesIO(download_bytes(at, "download_predictions")))
+    assert list(table.columns) == ["x", *SUMMARY_COLUMNS]
+    assert len(table) == LIMITS.grid == 100  # the article's plot: 100 points on [-5, 5]
+    assert table["x"].iloc[0] == -5.0 and table["x"].iloc[-1] == 5.0
+    # the same numbers as the engine's own predict on the same grid (same seed, same draws)
+    fitted = at.session_state[SHOWN].fitted
+    direct = bnn.predict(fitted, np.linspace(-5, 5, 100), samples=100, level=0.95)
+    np.testing.assert_allclose(table.to_numpy(), direct.to_numpy(), rtol=1e-9, atol=1e-12)
+    assert bnn.Config.from_json(download_bytes(at, "download_config").decode()) == bnn.Config()
+    assert download_bytes(at, "download_points").decode().startswith("x,y\n-2,-3\n-1.8,0.2224\n")
+
+
+def test_scientific_notation_in_the_table_is_read_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    at = main_page()
+    at.session_state["points_editor"] = {"edited_rows": {0: {"x": "1e-3"}, 1: {"y": "2.5E1"}},
+                                         "added_rows": [{"x": "-4.5e0", "y": "+.5"}], "deleted_rows": []}
+    at.run()
+    assert not errors(at)
+    points = at.session_state["points"]
+    assert points.x[0] == np.float32(1e-3) and points.y[1] == 25.0 and (points.x[-1], points.y[-1]) == (-4.5, 0.5)
+    assert points.y[0] == -3.0 and points.x[1] == np.float32(-1.8)  # the row's other cell keeps its value
+    csv = download_bytes(at, "download_points").decode().splitlines()
+    assert csv[1] == "0.001,-3" and csv[2] == "-1.8,25" and csv[-1] == "-4.5,0.5"
+
+
+def test_model_file_download_loads_back(tmp_path: Path) -> None:
+    from dashboard.result import model_bytes
+
+    x, y = bnn.toys.article_points()
+    fitted = bnn.fit(x, y, bnn.Config(epochs=20))
+    target = tmp_path / "model.pt"
+    target.write_bytes(model_bytes(fitted))
+    loaded = bnn.load(target)
+    assert loaded.config == fitted.config
+    assert np.array_equal(bnn.sample_functions(loaded, [0.5], 10), bnn.sample_functions(fitted, [0.5], 10))
+
+
+# ---- the other pages ---------------------------------------------------------------------------------
+def test_how_it_works_renders_its_formulas() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "1_How_it_works.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and len(at.latex) >= 6
+    assert any("Blundell" in m.value for m in at.markdown)
+
+
+def test_posterior_page_on_a_fresh_session_fits_and_shows_the_weights() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Posterior.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not errors(at)
+    assert [m.value for m in at.metric][:2] == ["97", "10"]  # 1-32-1: 97 weights; the article's prior
+    table = at.dataframe[0].value
+    assert table["count"].sum() == 97
+    at.selectbox(key="posterior_group").set_value("layer 2 weights").run()
+    assert not at.exception
+
+
+def test_posterior_page_warns_when_sigma_collapses() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Posterior.py"), default_timeout=TIMEOUT)
+    x, y = bnn.toys.article_points()
+    fitted = bnn.fit(x, y, bnn.Config(epochs=5))
+    with bnn.train.torch.no_grad():
+        fitted.model.posterior.rho.fill_(-20.0)  # sigma = softplus(-20) ~ 2e-9: collapsed
+    from dashboard.live import Shown
+
+    at.session_state[SHOWN] = Shown(runner.key_of(AppState()), fitted, AppState())
+    at.run()
+    assert any("close to a single network" in w.value for w in at.warning)
+
+
+# ---- the runner: cache, interruption, concurrency ------------------------------------------------------
+class Interrupt(BaseException):
+    """Stands in for Streamlit's RerunException, which is a BaseException too."""
+
+
+def test_an_interrupted_run_never_enters_the_cache_and_frees_its_slot() -> None:
+    cache = runner.FitCache(4)
+    state = AppState(config=bnn.Config(epochs=200, seed=11))
+
+    def interrupt(progress: bnn.Progress) -> None:
+        if progress.epoch >= 50:
+            raise Interrupt
+
+    for _ in range(runner.MAX_CONCURRENT + 1):  # a leaked slot would block the last attempt
+        with pytest.raises(Interrupt):
+            runner.train(state, on_progress=interrupt, cache=cache)
+    assert len(cache) == 0
+    fitted = runner.train(state, cache=cache)
+    assert runner.train(state, cache=cache) is fitted  # the finished one is cached
+
+
+def test_cache_is_a_bounded_lru() -> None:
+    cache = runner.FitCache(2)
+    a, b, c = (("a", b""), ("b", b""), ("c", b""))
+    cache.put(a, "A")  # type: ignore[arg-type]
+    cache.put(b, "B")  # type: ignore[arg-type]
+    assert cache.get(a) == "A"  # a is now the most recent
+    cache.put(c, "C")  # type: ignore[arg-type]
+    assert cache.get(b) is None and cache.get(a) == "A" and len(cache) == 2
+
+
+def test_busy_slots_retry_then_give_up_with_a_message() -> None:
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()
+    waits: list[float] = []
+    with pytest.raises(runner.Busy, match="busy"):
+        with runner.training_slot(waits.append, slots=slots, max_wait=0.3, poll=0.05):
+            pass
+    assert waits and waits == sorted(waits)  # the page was told, more than once, while it waited
+    slots.release()
+    with runner.training_slot(waits.append, slots=slots):
+        pass
+
+
+def test_no_more_than_the_slot_count_train_at_once() -> None:
+    slots = threading.BoundedSemaphore(2)
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def job() -> None:
+        nonlocal running, peak
+        with runner.training_slot(lambda waited: None, slots=slots, poll=0.01):
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+
+    threads = [threading.Thread(target=job) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2

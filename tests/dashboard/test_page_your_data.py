@@ -1,0 +1,254 @@
+"""The "Your data" page: its model (dashboard.model.your_data), its figures, and the page under AppTest."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnn.errors import BNNError
+from bnn.evaluation import uci
+from dashboard.figures.your_data import band_for_one_input, calibration_figure, predicted_vs_actual
+from dashboard.model import your_data as T
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Your_data.py")
+NOISE = 0.3
+FAST = T.Settings(steps=400, samples=100)
+has_uci = pytest.mark.skipif(not uci.available(T.UCI_DIR),
+                             reason=f"UCI data not found at {T.UCI_DIR} (set {uci.ENV_VAR})")
+
+
+def line_csv(n: int = 200, sep: str = ",", seed: int = 0) -> bytes:
+    """y = 2 a - 1 + noise 0.3, with a text column 'name' and a second input 'b' of no use."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(-2, 2, n), rng.uniform(0, 1, n)
+    y = 2 * a - 1 + NOISE * rng.standard_normal(n)
+    frame = pd.DataFrame({"a": a, "b": b, "name": [f"p{i}" for i in range(n)], "y": y})
+    return frame.to_csv(index=False, sep=sep).encode()
+
+
+# ---- reading ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_read_csv_sniffs_the_separator(sep: str) -> None:
+    frame = T.read_csv(line_csv(30, sep))
+    assert list(frame.columns) == ["a", "b", "name", "y"] and len(frame) == 30
+
+
+def test_read_csv_accepts_a_byte_order_mark() -> None:
+    assert list(T.read_csv(b"\xef\xbb\xbfx,y\n1,2\n3,4\n").columns) == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"\xff\xfe\x00x\x00", "not UTF-8"),
+        (b"justone\n1\n2\n", "at least two columns"),
+        (b"x,x\n1,2\n", "two columns are named 'x'"),
+        (b",y\n1,2\n", "column 1 has no name"),
+        (b"x,y\n1,2\n3,4,5,6\n", "cannot be read as CSV"),
+        (b"a" * (T.MAX_BYTES + 1), "at most"),
+    ],
+)
+def test_bad_files_get_a_message(data: bytes, message: str) -> None:
+    with pytest.raises(T.TableError, match=message):
+        T.read_csv(data)
+
+
+def test_too_many_rows_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(T, "MAX_ROWS", 50)
+    with pytest.raises(T.TableError, match="more than 50 rows"):
+        T.read_csv(line_csv(51))
+    assert len(T.read_csv(line_csv(50))) == 50
+
+
+def test_numeric_columns_allow_empty_cells_but_not_text() -> None:
+    frame = T.read_csv(b"a,b,c,d\n1,x,,1\n2,3,,\n3,4,,2\n")
+    assert T.numeric_columns(frame) == ["a", "d"]  # c is empty throughout
+
+
+# ---- choosing columns ------------------------------------------------------------------------
+def test_select_returns_the_chosen_columns_and_the_file_rows() -> None:
+    frame = T.read_csv(b"a,b,y\n1,10,100\n2,,200\n3,30,300\n" + b"".join(b"%d,%d,%d\n" % (i, i, i) for i in range(20)))
+    x, y, rows = T.select(frame, "y", ["b", "a"])
+    assert x.shape == (22, 2) and rows[:3].tolist() == [1, 3, 4]  # row 2 has an empty b
+    np.testing.assert_array_equal(x[1], [30, 3])
+    np.testing.assert_array_equal(y[:2], [100, 300])
+
+
+@pytest.mark.parametrize(
+    ("target", "inputs", "message"),
+    [
+        ("y", [], "at least one input"),
+        ("y", ["a", "y"], "'y' is the target, so it cannot also be an input"),
+        ("y", ["a", "name"], "column 'name' holds text, e.g. 'p0' in row 1"),
+        ("name", ["a"], "column 'name' holds text"),
+        ("y", ["zzz"], "no column 'zzz'"),
+    ],
+)
+def test_bad_column_choices_get_a_message(target: str, inputs: list[str], message: str) -> None:
+    with pytest.raises(T.TableError, match=message.replace("(", r"\(")):
+        T.select(T.read_csv(line_csv(30)), target, inputs)
+
+
+def test_too_few_complete_rows() -> None:
+    with pytest.raises(T.TableError, match="only 12 rows"):
+        T.select(T.read_csv(line_csv(12)), "y", ["a"])
+
+
+def test_split_rows_is_a_seeded_partition() -> None:
+    train, test = T.split_rows(100, 0.2, seed=3)
+    assert len(test) == 20 and len(train) == 80
+    assert sorted([*train, *test]) == list(range(100))
+    assert np.array_equal(T.split_rows(100, 0.2, seed=3)[1], test)
+    assert not np.array_equal(T.split_rows(100, 0.2, seed=4)[1], test)
+    with pytest.raises(T.TableError, match="between 0.05 and 0.5"):
+        T.split_rows(100, 0.9)
+
+
+def test_a_run_too_heavy_for_the_server_is_refused() -> None:
+    config = T.Settings(hidden=256, steps=20_000).config(np.arange(10_000.0))
+    T.check_page_run(config, 10_000, input_dim=10)  # 3,073 weights: a third of the work cap
+    with pytest.raises(BNNError, match="2.4 times heavier"):
+        T.check_page_run(config, 10_000, input_dim=200)  # 51,713 weights
+
+
+# ---- training and scoring ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def line_experiment() -> T.Experiment:
+    frame = T.read_csv(line_csv(300))
+    x, y, rows = T.select(frame, "y", ["a"])
+    return T.run_experiment(x, y, ["a"], "y", T.Settings(steps=1000, test_fraction=0.3), rows=rows)
+
+
+def test_experiment_recovers_the_noise_and_holds_its_intervals(line_experiment: T.Experiment) -> None:
+    e = line_experiment
+    assert e.scores.n == 90 and len(e.x_train) == 210
+    # 210 residuals pin the noise std to ~0.3/sqrt(420) = 0.015; 15 % (3 such SE) allows for
+    # a net that has not quite fitted the line after 1,000 steps, and fails a wrong scale.
+    assert e.fitted.noise_sigma == pytest.approx(NOISE, rel=0.15)
+    # Best possible LL is the true Gaussian's, -0.5 log(2 pi 0.09) - 0.5 = -0.28; the mean
+    # over 90 rows has SE ~ sqrt(0.5/90) = 0.075, so 0.3 is 4 SE.
+    assert e.scores.test_ll == pytest.approx(-0.5 * math.log(2 * math.pi * NOISE**2) - 0.5, abs=0.3)
+    # 90 rows: binomial SE of a 95 % coverage is 0.023; 0.8 is more than 6 SE below.
+    assert e.scores.coverage[0.95] >= 0.8
+    t = e.predictions
+    assert list(t.columns[:3]) == ["row", "a", "actual"] and {"mean", "lower", "upper", "std"} <= set(t.columns)
+    assert (t["lower"] <= t["mean"]).all() and (t["mean"] <= t["upper"]).all()
+    inside = ((t["actual"] >= t["lower"]) & (t["actual"] <= t["upper"])).mean()
+    assert inside == pytest.approx(e.scores.coverage[0.95], abs=1 / 90)  # two computations of one share
+
+
+def test_download_has_the_test_rows_with_intervals(line_experiment: T.Experiment) -> None:
+    back = pd.read_csv(io.BytesIO(T.predictions_csv(line_experiment)))
+    assert len(back) == 90 and {"row", "a", "y (actual)", "mean", "lower_95", "upper_95"} <= set(back.columns)
+    np.testing.assert_allclose(back["mean"], line_experiment.predictions["mean"], rtol=1e-5)
+
+
+def test_figures_show_every_test_row(line_experiment: T.Experiment) -> None:
+    fig = predicted_vs_actual(line_experiment)
+    points = [tr for tr in fig.data if tr.mode == "markers"]
+    assert sum(len(tr.x) for tr in points) == 90
+    outside = [tr for tr in points if tr.name.startswith("outside")][0]
+    assert len(outside.x) == round(90 * (1 - line_experiment.scores.coverage[0.95]))
+    cal = calibration_figure(line_experiment)
+    assert list(cal.data[-1].y) == list(line_experiment.scores.coverage.values())
+    band = band_for_one_input(line_experiment)
+    assert band is not None and any(tr.name == "test rows" for tr in band.data)
+
+
+def test_reserved_input_names_do_not_clash_and_two_inputs_have_no_band() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 2))
+    y = x[:, 0] + 0.1 * rng.standard_normal(40)
+    e = T.run_experiment(x, y, ["mean", "b"], "y", T.Settings(steps=50, samples=20))
+    assert list(e.predictions.columns[:4]) == ["row", "mean (input)", "b", "actual"]
+    assert band_for_one_input(e) is None
+
+
+# ---- the page --------------------------------------------------------------------------------
+def page(timeout: float = 120) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=timeout)
+    at.run()
+    return at
+
+
+def upload(at: AppTest, data: bytes, name: str = "data.csv") -> AppTest:
+    return at.file_uploader(key="yd_upload").set_value((name, data, "text/csv")).run()
+
+
+def fast(at: AppTest) -> AppTest:
+    at.number_input(key="yd_steps").set_value(FAST.steps)
+    return at
+
+
+def test_page_starts_by_asking_for_a_file() -> None:
+    at = page()
+    assert not at.exception
+    assert "Upload a CSV file" in at.info[0].value
+    assert ("A UCI benchmark set" in at.radio(key="yd_source").options) == bool(uci.available(T.UCI_DIR))
+
+
+def test_page_names_a_bad_file() -> None:
+    at = upload(page(), b"\xff\xfe\x00garbage", name="photo.csv")
+    assert not at.exception
+    assert "photo.csv" in at.error[0].value and "not UTF-8" in at.error[0].value
+    assert len(at.button) == 0  # no Train button without a table
+
+
+def test_page_defaults_and_bad_column_choices() -> None:
+    at = upload(page(), line_csv(60))
+    assert at.selectbox(key="yd_target").value == "y"
+    assert at.multiselect(key="yd_inputs").value == ["a", "b"]  # numeric columns other than the target
+    assert "name" in at.caption[-1].value or any("name" in c.value for c in at.caption)
+    at.multiselect(key="yd_inputs").set_value(["a", "name"])
+    at.button(key="yd_train").click().run()
+    assert "column 'name' holds text" in at.error[0].value
+    at.multiselect(key="yd_inputs").set_value(["a", "y"])
+    at.button(key="yd_train").click().run()
+    assert "cannot also be an input" in at.error[0].value
+    at.selectbox(key="yd_target").set_value("b").run()
+    assert at.multiselect(key="yd_inputs").value == ["a", "y"]  # a new target resets the inputs
+    assert not at.exception
+
+
+def test_page_trains_and_shows_the_evaluation() -> None:
+    at = fast(upload(page(), line_csv(120)))
+    at.multiselect(key="yd_inputs").set_value(["a"])
+    at.button(key="yd_train").click().run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["RMSE", "test log-likelihood", "95% coverage"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # predicted vs actual, calibration, and the band (one input)
+    assert len(at.get("download_button")) == 1
+    # Two inputs: no band.
+    at.multiselect(key="yd_inputs").set_value(["a", "b"])
+    at.button(key="yd_train").click().run()
+    assert len(at.get("plotly_chart")) == 2 and not at.exception
+
+
+@has_uci
+def test_page_trains_on_a_uci_set() -> None:
+    at = page()
+    at.radio(key="yd_source").set_value("A UCI benchmark set").run()
+    at.selectbox(key="yd_uci").set_value("yacht").run()
+    assert at.selectbox(key="yd_target").value == "y"
+    assert len(at.multiselect(key="yd_inputs").value) == 6
+    fast(at).button(key="yd_train").click().run()
+    assert not at.exception and not at.error
+    assert float(at.metric[0].value) < 15.1 / 2  # RMSE well below std(y) of yacht
+
+
+@has_uci
+def test_page_refuses_a_uci_set_that_is_too_large() -> None:
+    at = page()
+    at.radio(key="yd_source").set_value("A UCI benchmark set").run()
+    at.selectbox(key="yd_uci").set_value("protein").run()
+    assert "45,730 rows" in at.error[0].value and "python -m bnn uci" in at.error[0].value
