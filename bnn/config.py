@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
+from bnn.checks import as_enum, as_float, as_int, require
 from bnn.errors import ConfigError
 
 
@@ -82,34 +82,34 @@ class Config:
     def __post_init__(self) -> None:
         # Coerce the JSON-friendly forms (lists, strings) to the typed ones, then check.
         object.__setattr__(self, "hidden", _as_hidden(self.hidden))
-        object.__setattr__(self, "activation", _as_enum(Activation, self.activation, "activation"))
-        object.__setattr__(self, "kl", _as_enum(KLEstimator, self.kl, "kl"))
-        object.__setattr__(self, "init", _as_enum(Init, self.init, "init"))
+        object.__setattr__(self, "activation", as_enum(Activation, self.activation, "activation"))
+        object.__setattr__(self, "kl", as_enum(KLEstimator, self.kl, "kl"))
+        object.__setattr__(self, "init", as_enum(Init, self.init, "init"))
         for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight"):
-            object.__setattr__(self, name, _as_float(getattr(self, name), name))
+            object.__setattr__(self, name, as_float(getattr(self, name), name))
         for name in ("epochs", "train_samples", "seed"):
-            object.__setattr__(self, name, _as_int(getattr(self, name), name))
+            object.__setattr__(self, name, as_int(getattr(self, name), name))
         for name in ("learn_noise", "local_reparam", "standardize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         self._check_ranges()
 
     def _check_ranges(self) -> None:
-        _require(0 < self.prior_sigma <= 1e6, "prior_sigma must be in (0, 1e6]", self.prior_sigma)
-        _require(0 < self.noise_sigma <= 1e6, "noise_sigma must be in (0, 1e6]", self.noise_sigma)
-        _require(0 < self.lr <= 10, "lr must be in (0, 10]", self.lr)
-        _require(0 <= self.kl_weight <= 1e6, "kl_weight must be in [0, 1e6]", self.kl_weight)
-        _require(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]", self.epochs)
-        _require(
+        require(0 < self.prior_sigma <= 1e6, "prior_sigma must be in (0, 1e6]", self.prior_sigma)
+        require(0 < self.noise_sigma <= 1e6, "noise_sigma must be in (0, 1e6]", self.noise_sigma)
+        require(0 < self.lr <= 10, "lr must be in (0, 10]", self.lr)
+        require(0 <= self.kl_weight <= 1e6, "kl_weight must be in [0, 1e6]", self.kl_weight)
+        require(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]", self.epochs)
+        require(
             1 <= self.train_samples <= MAX_SAMPLES,
             f"train_samples must be in [1, {MAX_SAMPLES}]",
             self.train_samples,
         )
-        _require(0 <= self.seed < 2**63, "seed must be in [0, 2^63)", self.seed)
+        require(0 <= self.seed < 2**63, "seed must be in [0, 2^63)", self.seed)
         if self.batch_size is not None:
-            bs = _as_int(self.batch_size, "batch_size")
+            bs = as_int(self.batch_size, "batch_size")
             object.__setattr__(self, "batch_size", bs)
-            _require(bs >= 1, "batch_size must be at least 1 (or null for full batch)", bs)
+            require(bs >= 1, "batch_size must be at least 1 (or null for full batch)", bs)
         if self.local_reparam and self.kl is KLEstimator.MC:
             raise ConfigError(
                 "local_reparam samples pre-activations, not weights, so log q(w) is not "
@@ -152,44 +152,12 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-def _require(ok: bool, message: str, value: object) -> None:
-    if not ok:
-        raise ConfigError(f"{message}, got {value!r}")
-
-
-def _as_enum(kind: type[Enum], value: object, name: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in kind)  # type: ignore[attr-defined]
-        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}") from None
-
-
-def _as_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    return out
-
-
-def _as_int(value: object, name: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    return value
-
-
 def _as_hidden(value: object) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
         raise ConfigError(f"hidden must be a list of layer widths such as [32], got {value!r}")
-    widths = tuple(_as_int(v, "hidden width") for v in value)
+    widths = tuple(as_int(v, "hidden width") for v in value)
     if len(widths) > MAX_LAYERS:
         raise ConfigError(f"hidden may have at most {MAX_LAYERS} layers, got {len(widths)}")
     for w in widths:
-        _require(1 <= w <= MAX_UNITS, f"each hidden width must be in [1, {MAX_UNITS}]", w)
+        require(1 <= w <= MAX_UNITS, f"each hidden width must be in [1, {MAX_UNITS}]", w)
     return widths

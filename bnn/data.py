@@ -79,6 +79,16 @@ def _check_values(arr: np.ndarray, name: str) -> None:
         )
 
 
+def batch_size_for(n: int, batch_size: int | None) -> int:
+    """The minibatch size of a run on ``n`` points: all of them for full batch (``None``), at most ``n``."""
+    return n if batch_size is None else min(batch_size, n)
+
+
+def steps_per_epoch(n: int, batch_size: int | None) -> int:
+    """Optimiser steps in one pass over ``n`` points (the last minibatch may be smaller)."""
+    return -(-n // batch_size_for(n, batch_size))
+
+
 @dataclass(frozen=True)
 class Scaling:
     """x -> (x - x_mean) / x_std and y -> (y - y_mean) / y_std; identity when not standardising."""

@@ -25,3 +25,11 @@ class ExpressionError(BNNError):
 
 class ModelFileError(BNNError):
     """A saved model file cannot be read or does not hold a bnn model."""
+
+
+class InputFileError(BNNError):
+    """An input file cannot be read, or holds more than the reader allows."""
+
+
+class TrainingDiverged(BNNError):
+    """The loss stopped being a finite number during training."""

@@ -1,23 +1,66 @@
-"""Saving and loading a fitted model: weights, config and scaling in one file.
+"""Files in and out: a fitted model saved and loaded, input files read with a bound, CSV written safely.
 
-The file is a ``torch.save`` dictionary of plain tensors, numbers and strings, read
-back with ``weights_only=True`` so loading a file never runs code from it.
+A model file is a ``torch.save`` dictionary of plain tensors, numbers and strings, read
+back with ``weights_only=True`` so loading a file never runs code from it. Every input
+file is read through :func:`read_bounded`, so a huge file, a device such as /dev/zero or a
+FIFO that never ends cannot exhaust memory. Every CSV written from user text goes through
+:func:`safe_csv`: a spreadsheet opening it shows the text and never evaluates it.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from bnn.config import Config
 from bnn.data import Scaling
-from bnn.errors import BNNError, ModelFileError
+from bnn.errors import BNNError, InputFileError, ModelFileError
 from bnn.model import BayesMLP
 from bnn.train import HISTORY_COLUMNS, Fitted
 
 FORMAT = "bnn-model/1"
+# Cells a spreadsheet reads as a formula (OWASP, "CSV Injection"): "=cmd|' /C calc'!A0", "@SUM(1+1)", ...
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str = "the file") -> bytes:
+    """The bytes of ``path``, refusing it (InputFileError) when it holds more than ``max_bytes``.
+
+    Reads at most ``max_bytes + 1`` bytes whatever the file is (a device or a FIFO has no size to
+    check first), so an endless input costs a bounded amount of memory and time."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file") from None
+    if len(data) > max_bytes:
+        raise InputFileError(f"{path}: {what} is larger than {max_bytes:,} bytes, the most this command reads")
+    return data
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text that would start a spreadsheet formula gets a leading single quote; anything else is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: pd.DataFrame, **to_csv: object) -> str:
+    """``frame.to_csv(index=False, ...)`` with every column name and text cell made spreadsheet-safe.
+
+    Numbers stay numbers (a negative number is not text, so it keeps its minus sign)."""
+    out = frame.rename(columns=lambda c: spreadsheet_safe(str(c)))
+    for k in range(out.shape[1]):
+        column = out.iloc[:, k]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            out.iloc[:, k] = column.map(spreadsheet_safe)
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, **to_csv)  # type: ignore[arg-type]
+    return buffer.getvalue()
 
 
 def save(fitted: Fitted, path: str | os.PathLike[str]) -> Path:

@@ -17,7 +17,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from bnn.config import Config
-from bnn.data import Scaling, as_inputs, as_targets
+from bnn.data import Scaling, as_inputs, as_targets, batch_size_for, steps_per_epoch
 from bnn.loss import negative_elbo
 from bnn.model import BayesMLP
 
@@ -105,14 +105,14 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
     rows: list[tuple[float, ...]] = []
     fitted = Fitted(model=model, config=config, scaling=scaling, n_train=n, history_rows=rows)
 
-    batch = n if config.batch_size is None else min(config.batch_size, n)
-    steps_per_epoch = -(-n // batch)
+    batch = batch_size_for(n, config.batch_size)
+    steps = steps_per_epoch(n, config.batch_size)
     start = time.perf_counter()
     step = 0
     stop = False
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(n, generator=generator) if batch < n else None
-        for b in range(steps_per_epoch):
+        for b in range(steps):
             idx = None if order is None else order[b * batch:(b + 1) * batch]
             xb, yb = (xt, yt) if idx is None else (xt[idx], yt[idx])
             for p in params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
@@ -122,7 +122,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
             terms.total.backward()
             optimiser.step()
             step += 1
-            last = epoch == config.epochs and b == steps_per_epoch - 1
+            last = epoch == config.epochs and b == steps - 1
             if step % callback_every == 0 or last:
                 rows.append((epoch, step, terms.nll.item(), terms.kl.item(), terms.total.item(), fitted.noise_sigma))
                 if callback is not None:

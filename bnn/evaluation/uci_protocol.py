@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnn.config import Config
+from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
 from bnn.evaluation.uci import UCIDataset
@@ -47,7 +48,7 @@ class Protocol:
     seed: int = 0
 
     def epochs(self, n_train: int) -> int:
-        per_epoch = math.ceil(n_train / min(self.batch_size, n_train))
+        per_epoch = steps_per_epoch(n_train, self.batch_size)
         return int(min(self.max_epochs, max(self.min_epochs, math.ceil(self.steps / per_epoch))))
 
     def config(self, n_hidden: int, y_train: np.ndarray, split: int) -> Config:

@@ -25,7 +25,7 @@ from bnn.config import Config
 from bnn.errors import ConfigError
 from bnn.methods import bbb, dropout, ensemble, hmc, laplace
 from bnn.methods.base import FittedMethod, MethodCallback, MethodProgress
-from bnn.methods.settings import from_dict
+from bnn.methods.config_checks import from_dict
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bnn.config import Config
 from bnn.data import as_inputs
 from bnn.methods import optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
-from bnn.methods.settings import check_float, check_training
+from bnn.methods.config_checks import check_float, check_training
 from bnn.network import Layout
 
 

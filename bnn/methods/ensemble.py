@@ -21,7 +21,7 @@ from torch import Tensor
 from bnn.config import Config
 from bnn.methods import optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
-from bnn.methods.settings import check_int, check_training
+from bnn.methods.config_checks import check_int, check_training
 from bnn.network import Layout
 
 MAX_MEMBERS = 1000

@@ -30,8 +30,8 @@ from bnn.config import Config
 from bnn.errors import ConfigError
 from bnn.methods import sampler
 from bnn.methods.base import FittedMethod, MethodCallback, Prepared, Stopwatch, prepare
+from bnn.methods.config_checks import check_float, check_int
 from bnn.methods.diagnostics import effective_sample_size, split_rhat
-from bnn.methods.settings import check_float, check_int
 from bnn.network import Layout
 
 MAX_CHAINS = 4096

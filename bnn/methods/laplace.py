@@ -26,7 +26,7 @@ from torch import Tensor
 from bnn.config import Config
 from bnn.methods import optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
-from bnn.methods.settings import check_choice, check_training
+from bnn.methods.config_checks import check_choice, check_training
 from bnn.network import Layout
 
 SUBSETS = ("all", "last_layer")

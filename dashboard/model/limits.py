@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bnn.config import Config
+from bnn.data import batch_size_for, steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.network import Layout
 
@@ -73,11 +74,11 @@ def weight_count(config: Config, input_dim: int = 1) -> int:
     return Layout.of(input_dim, config.hidden, config.activation).size
 
 
-def training_work(config: Config, n_points: int, input_dim: int = 1) -> float:
+def training_work(config: Config, n_points: int, limits: Limits, input_dim: int = 1) -> float:
     """Multiply-adds of a run (forward and backward together, see ``Limits.training_work``)."""
-    batch = n_points if config.batch_size is None else min(config.batch_size, n_points)
-    steps = config.epochs * -(-n_points // batch)
-    per_step = config.train_samples * batch * weight_count(config, input_dim) + LIMITS.step_overhead
+    steps = config.epochs * steps_per_epoch(n_points, config.batch_size)
+    per_step = (config.train_samples * batch_size_for(n_points, config.batch_size) * weight_count(config, input_dim)
+                + limits.step_overhead)
     return steps * per_step
 
 
@@ -86,7 +87,7 @@ def check_training_work(config: Config, n_points: int, limits: Limits = LIMITS, 
     check_config(config, limits)
     if n_points > limits.points:
         raise ConfigError(f"at most {limits.points:,} points here, got {n_points:,}")
-    work = training_work(config, n_points, input_dim)
+    work = training_work(config, n_points, limits, input_dim)
     if work > limits.training_work:
         raise ConfigError(
             f"this run is about {work / limits.training_work:.1f} times heavier than one visitor may ask of "

@@ -155,7 +155,7 @@ def check_page_run(config: Config, n_train: int, input_dim: int) -> None:
     may have up to ``MAX_ROWS`` rows, because the work cap already bounds the run.
     """
     check_config(config, LIMITS)
-    work = training_work(config, n_train, input_dim)
+    work = training_work(config, n_train, LIMITS, input_dim)
     if work > LIMITS.training_work:
         raise TableError(f"this run is about {work / LIMITS.training_work:.1f} times heavier than one visitor may "
                          "ask of this server; lower the training steps or the hidden units")

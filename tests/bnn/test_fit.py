@@ -98,6 +98,14 @@ def test_minibatches_and_loss_terms_recorded() -> None:
     assert list(table.columns[:3]) == ["x0", "x1", "x2"]
 
 
+def test_steps_per_epoch_counts_the_last_short_batch() -> None:
+    from bnn.data import batch_size_for, steps_per_epoch
+
+    assert [steps_per_epoch(n, b) for n, b in ((6, None), (6, 4), (6, 6), (6, 100), (200, 32), (1, 1))] == [
+        1, 2, 1, 1, 7, 1]
+    assert [batch_size_for(n, b) for n, b in ((6, None), (6, 4), (6, 100))] == [6, 4, 6]
+
+
 def test_learned_noise_recovers_the_true_noise() -> None:
     # 400 points with noise std 0.5 around a line: the maximum-likelihood noise is within
     # ~0.5/sqrt(2*400) = 0.018 of 0.5; 0.06 allows for the fit's small misfit and optimiser noise.

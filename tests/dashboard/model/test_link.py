@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import zlib
 from urllib.parse import parse_qsl, urlencode
 
@@ -350,9 +351,10 @@ def test_caps_refuse_each_knob_and_their_product() -> None:
 def test_training_work_counts_steps_samples_points_and_weights() -> None:
     # 1-32-1 has 32 + 32 + 32 + 1 = 97 weights; full batch: one step per epoch
     cfg = bnn.Config(epochs=10, train_samples=2)
-    assert training_work(cfg, 6) == 10 * (2 * 6 * 97 + LIMITS.step_overhead)
+    assert training_work(cfg, 6, LIMITS) == 10 * (2 * 6 * 97 + LIMITS.step_overhead)
+    assert training_work(cfg, 6, dataclasses.replace(LIMITS, step_overhead=0.0)) == 10 * 2 * 6 * 97
     # batches of 4 of 6 points: two steps per epoch, the last batch is counted as full (an upper bound)
-    assert training_work(cfg.replace(batch_size=4), 6) == 20 * (2 * 4 * 97 + LIMITS.step_overhead)
+    assert training_work(cfg.replace(batch_size=4), 6, LIMITS) == 20 * (2 * 4 * 97 + LIMITS.step_overhead)
 
 
 def test_predictive_samples_are_capped_for_big_networks_only() -> None:

@@ -10,22 +10,23 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from bnn.config import MAX_EPOCHS, _as_float, _as_int, _require
+from bnn.checks import as_float, as_int, require
+from bnn.config import MAX_EPOCHS
 from bnn.errors import ConfigError
 
 
 def check_int(owner: Any, name: str, low: int, high: int) -> None:
     """Coerce field ``name`` of a frozen dataclass to int and check low <= value <= high."""
-    value = _as_int(getattr(owner, name), name)
-    _require(low <= value <= high, f"{name} must be in [{low}, {high}]", value)
+    value = as_int(getattr(owner, name), name)
+    require(low <= value <= high, f"{name} must be in [{low}, {high}]", value)
     object.__setattr__(owner, name, value)
 
 
 def check_float(owner: Any, name: str, low: float, high: float, open_low: bool = False) -> None:
     """Coerce field ``name`` to float and check it lies in [low, high] ((low, high] if open_low)."""
-    value = _as_float(getattr(owner, name), name)
+    value = as_float(getattr(owner, name), name)
     ok = (low < value if open_low else low <= value) and value <= high
-    _require(ok, f"{name} must be in {'(' if open_low else '['}{low:g}, {high:g}]", value)
+    require(ok, f"{name} must be in {'(' if open_low else '['}{low:g}, {high:g}]", value)
     object.__setattr__(owner, name, value)
 
 
