@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -23,18 +24,29 @@ from bnn.model import BayesMLP
 from bnn.train import HISTORY_COLUMNS, Fitted
 
 FORMAT = "bnn-model/1"
+# The largest network the engine builds (8 layers of 4,096 units) is about 1 GB of float32 mu and rho.
+MAX_MODEL_BYTES = 2**31
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 # Cells a spreadsheet reads as a formula (OWASP, "CSV Injection"): "=cmd|' /C calc'!A0", "@SUM(1+1)", ...
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str = "the file") -> bytes:
+def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str = "the file",
+                 magic: bytes | None = None) -> bytes:
     """The bytes of ``path``, refusing it (InputFileError) when it holds more than ``max_bytes``.
 
     Reads at most ``max_bytes + 1`` bytes whatever the file is (a device or a FIFO has no size to
-    check first), so an endless input costs a bounded amount of memory and time."""
+    check first), so an endless input costs a bounded amount of memory and time. With ``magic``,
+    a file that does not start with those bytes is refused after reading only them."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+            if magic is not None:
+                head = handle.read(len(magic))
+                if head != magic:
+                    raise InputFileError(f"{path} is not {what}")
+                data = head + handle.read(max_bytes + 1 - len(magic))
+            else:
+                data = handle.read(max_bytes + 1)
     except IsADirectoryError:
         raise InputFileError(f"{path} is a folder, not a file") from None
     if len(data) > max_bytes:
@@ -82,9 +94,15 @@ def save(fitted: Fitted, path: str | os.PathLike[str]) -> Path:
 def load(path: str | os.PathLike[str]) -> Fitted:
     """Read a model written by :func:`save`; raises ModelFileError on anything else."""
     try:
-        payload = torch.load(Path(path), weights_only=True)
+        data = read_bounded(path, MAX_MODEL_BYTES, "a bnn model file", magic=ZIP_MAGIC)
     except FileNotFoundError:
         raise ModelFileError(f"no such model file: {path}") from None
+    except InputFileError as exc:
+        raise ModelFileError(str(exc)) from None
+    try:
+        with warnings.catch_warnings():  # a foreign pickle makes torch warn before it refuses: one message is enough
+            warnings.simplefilter("ignore")
+            payload = torch.load(io.BytesIO(data), weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
         raise ModelFileError(f"{path} is not a bnn model file ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import bnn
 from bnn import data
+from bnn.io import read_bounded, safe_csv
 
 
 def test_defaults_are_the_article_run() -> None:
@@ -80,6 +84,37 @@ def test_loading_a_foreign_or_missing_file_is_a_clear_error(tmp_path: Path) -> N
         bnn.load(junk)
     with pytest.raises(bnn.ModelFileError, match="no such model file"):
         bnn.load(tmp_path / "missing.pt")
+
+
+def test_a_foreign_pickle_or_an_endless_device_is_refused_quietly(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(("a", "tuple"), protocol=4))  # torch warns about protocol 4 when it unpickles
+    torch.save({"format": "something else"}, tmp_path / "other.pt")  # a real torch file, not ours
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        for path in (evil, Path("/dev/zero"), tmp_path / "other.pt"):
+            with pytest.raises(bnn.ModelFileError, match="not a bnn model file"):
+                bnn.load(path)
+        with pytest.raises(bnn.ModelFileError, match="is a folder"):
+            bnn.load(tmp_path)
+
+
+def test_read_bounded_stops_at_the_limit_whatever_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ten.txt"
+    path.write_bytes(b"0123456789")
+    assert read_bounded(path, 10) == b"0123456789"
+    with pytest.raises(bnn.BNNError, match="larger than 9 bytes"):
+        read_bounded(path, 9)
+    with pytest.raises(bnn.BNNError, match="larger than 1,000 bytes"):
+        read_bounded("/dev/zero", 1000)  # no size to check first: the read itself is bounded
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted() -> None:
+    frame = pd.DataFrame({"=cmd|' /C calc'!A0": [1.5, -2.0], "@SUM(1+1)": ["-3", "=1+1"], "label": ["a", "+b"],
+                          "n": [-1, 2]})
+    rows = safe_csv(frame).splitlines()
+    assert rows[0] == "'=cmd|' /C calc'!A0,'@SUM(1+1),label,n"
+    assert rows[1:] == ["1.5,'-3,a,-1", "-2.0,'=1+1,'+b,2"]  # numbers keep their sign; text does not start a formula
 
 
 @pytest.mark.parametrize(
