@@ -110,9 +110,14 @@ class Scaling:
         y_std = float(y.std()) or 1.0
         return cls(tuple(x.mean(axis=0).tolist()), tuple(x_std.tolist()), float(y.mean()), y_std)
 
-    def x(self, x: np.ndarray) -> Tensor:
+    def x(self, x: np.ndarray, dtype: torch.dtype | None = None) -> Tensor:
+        """Inputs in model units, in ``dtype`` (default torch's; float64 methods must not round x to float32)."""
         out = (x - np.asarray(self.x_mean)) / np.asarray(self.x_std)
-        return torch.as_tensor(out, dtype=torch.get_default_dtype())
+        return torch.as_tensor(out, dtype=dtype or torch.get_default_dtype())
 
-    def y(self, y: np.ndarray) -> Tensor:
-        return torch.as_tensor((y - self.y_mean) / self.y_std, dtype=torch.get_default_dtype())
+    def y(self, y: np.ndarray, dtype: torch.dtype | None = None) -> Tensor:
+        return torch.as_tensor((y - self.y_mean) / self.y_std, dtype=dtype or torch.get_default_dtype())
+
+    def model_noise(self, sigma: float) -> float:
+        """A noise std given in the target's units, in model units."""
+        return sigma / self.y_std

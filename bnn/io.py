@@ -110,7 +110,7 @@ def load(path: str | os.PathLike[str]) -> Fitted:
     try:
         config = Config.from_dict(payload["config"])
         scaling = Scaling(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload["scaling"].items()})
-        model = BayesMLP(int(payload["input_dim"]), config.replace(noise_sigma=config.noise_sigma / scaling.y_std))
+        model = BayesMLP(int(payload["input_dim"]), config.replace(noise_sigma=scaling.model_noise(config.noise_sigma)))
         model.load_state_dict(payload["state"])
     except (KeyError, TypeError, RuntimeError, BNNError) as exc:
         raise ModelFileError(f"{path} holds a damaged bnn model: {exc}") from None

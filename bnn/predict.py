@@ -16,15 +16,17 @@ reports, in the target's original units:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import ArrayLike
+from torch import Tensor
 
-from bnn.data import as_inputs
+from bnn.config import Config
+from bnn.data import Scaling, as_inputs
 from bnn.errors import ConfigError, PointsError
-from bnn.train import Fitted
 
 MAX_PREDICT_SAMPLES = 10_000
 SUMMARY_COLUMNS = ("mean", "std", "lower", "upper", "epistemic_std", "aleatoric_std", "f_lower", "f_upper")
@@ -35,32 +37,84 @@ def input_columns(dim: int) -> list[str]:
     return ["x"] if dim == 1 else [f"x{i}" for i in range(dim)]
 
 
-@torch.no_grad()
-def sample_functions(fitted: Fitted, x: ArrayLike, samples: int = 100,
+class Predictive(ABC):
+    """Anything that draws posterior functions: a Bayes-by-Backprop fit (:class:`bnn.Fitted`) and every
+    fitted inference method (:class:`bnn.methods.FittedMethod`).
+
+    A subclass says how it draws S functions at inputs in model units (``draw``); sampling at the
+    user's inputs, their checks, the units and the prediction table are written once, here."""
+
+    config: Config
+    scaling: Scaling
+
+    @abstractmethod
+    def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
+        """S function draws at model-unit inputs x (N, D): (S, N), model units."""
+
+    @property
+    @abstractmethod
+    def noise_sigma(self) -> float:
+        """The likelihood's std in the target's original units."""
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The precision the model computes in (float64 for the sampler and Laplace)."""
+        return torch.get_default_dtype()
+
+    @property
+    def input_dim(self) -> int:
+        return len(self.scaling.x_mean)
+
+    def sample_functions(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
+                         generator: torch.Generator | None = None) -> np.ndarray:
+        """S posterior function draws at x, in original units: (S, N).
+
+        The draws come from ``generator`` if given, else from a generator seeded with
+        ``seed`` (default: the config's seed), so the same call gives the same draws.
+        """
+        check_samples(samples)
+        x_np = self.checked_inputs(x)
+        if generator is None:
+            generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
+        with torch.no_grad():
+            f = self.draw(self.scaling.x(x_np, self.dtype), samples, generator)  # (S, N)
+        return f.double().numpy() * self.scaling.y_std + self.scaling.y_mean
+
+    def predict(self, x_new: ArrayLike, samples: int = 100, level: float = 0.95, seed: int | None = None,
+                generator: torch.Generator | None = None) -> pd.DataFrame:
+        """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
+        check_level(level)
+        x_np = self.checked_inputs(x_new)
+        f = self.sample_functions(x_np, samples=samples, seed=seed, generator=generator)
+        return predictive_table(x_np, f, self.noise_sigma, level)
+
+    def checked_inputs(self, x: ArrayLike) -> np.ndarray:
+        """x as a checked (N, D) array with the model's D columns."""
+        x_np = as_inputs(x, name="x_new")
+        if x_np.shape[1] != self.input_dim:
+            raise PointsError(f"the model takes {self.input_dim} input column(s), x_new has {x_np.shape[1]}")
+        return x_np
+
+
+def sample_functions(fitted: Predictive, x: ArrayLike, samples: int = 100,
                      generator: torch.Generator | None = None, seed: int | None = None) -> np.ndarray:
-    """S posterior function draws at x, in original units: (S, N).
-
-    The draws come from ``generator`` if given, else from a generator seeded with
-    ``seed`` (default: the config's seed), so the same call gives the same draws.
-    """
-    check_samples(samples)
-    x_np = _checked_inputs(fitted, x)
-    if generator is None:
-        generator = torch.Generator().manual_seed(fitted.config.seed if seed is None else seed)
-    f = fitted.model(fitted.scaling.x(x_np), samples=samples, generator=generator)  # (S, N)
-    return f.double().numpy() * fitted.scaling.y_std + fitted.scaling.y_mean
+    """S posterior function draws at x, in original units: (S, N) (see :meth:`Predictive.sample_functions`)."""
+    return fitted.sample_functions(x, samples=samples, seed=seed, generator=generator)
 
 
-def predict(fitted: Fitted, x_new: ArrayLike, samples: int = 100, level: float = 0.95,
+def predict(fitted: Predictive, x_new: ArrayLike, samples: int = 100, level: float = 0.95,
             seed: int | None = None, generator: torch.Generator | None = None) -> pd.DataFrame:
     """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
-    check_level(level)
-    x_np = _checked_inputs(fitted, x_new)
-    f = sample_functions(fitted, x_np, samples=samples, generator=generator, seed=seed)
-    table = pd.DataFrame(x_np, columns=input_columns(x_np.shape[1]))
-    summary = summarise(f, fitted.noise_sigma, level)
-    for name in SUMMARY_COLUMNS:
-        table[name] = summary[name]
+    return fitted.predict(x_new, samples=samples, level=level, seed=seed, generator=generator)
+
+
+def predictive_table(x: np.ndarray, f: np.ndarray, noise_sigma: float, level: float = 0.95,
+                     names: list[str] | None = None) -> pd.DataFrame:
+    """The prediction table: inputs x (N, D) under ``names`` (default :func:`input_columns`), then the
+    summaries of the draws f (S, N) under Gaussian noise of std ``noise_sigma``."""
+    table = pd.DataFrame(x, columns=names or input_columns(x.shape[1]))
+    for name, values in summarise(f, noise_sigma, level).items():
+        table[name] = values
     return table
 
 
@@ -100,13 +154,6 @@ def mixture_quantiles(f: np.ndarray, noise_sigma: float, probs: np.ndarray, iter
         lo = torch.where(below, mid, lo)
         hi = torch.where(below, hi, mid)
     return (0.5 * (lo + hi)).numpy()
-
-
-def _checked_inputs(fitted: Fitted, x: ArrayLike) -> np.ndarray:
-    x_np = as_inputs(x, name="x_new")
-    if x_np.shape[1] != fitted.input_dim:
-        raise PointsError(f"the model takes {fitted.input_dim} input column(s), x_new has {x_np.shape[1]}")
-    return x_np
 
 
 def check_samples(samples: int) -> None:

@@ -26,7 +26,7 @@ from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
 from bnn.evaluation.uci import UCIDataset
-from bnn.predict import sample_functions
+from bnn.methods import fit_method
 from bnn.train import Progress, fit
 
 SUMMARY_KEYS = ("rmse", "test_ll", "coverage95", "crps", "test_ll_gaussian")
@@ -144,15 +144,9 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
               callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb") -> SplitResult:
     """Train on one training part and score the predictive mixture on the test part."""
     xs_train, xs_test = standardise_inputs(x_train, x_test)
-    if method != "bbb":
-        from bnn.methods import fit_method  # bnn.methods imports the engine: keep this module light
-
-        fitted = fit_method(method, xs_train, y_train, config, method_settings(method, config))
-        f = fitted.sample_functions(xs_test, samples=predict_samples, seed=config.seed + 10_000)
-        scores = score(f, fitted.noise_sigma, y_test)
-        return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
-    fitted = fit(xs_train, y_train, config, callback=callback, callback_every=200)
-    f = sample_functions(fitted, xs_test, samples=predict_samples, seed=config.seed + 10_000)  # (S, N_test)
+    fitted = (fit(xs_train, y_train, config, callback=callback, callback_every=200) if method == "bbb"
+              else fit_method(method, xs_train, y_train, config, method_settings(method, config)))
+    f = fitted.sample_functions(xs_test, samples=predict_samples, seed=config.seed + 10_000)  # (S, N_test)
     scores = score(f, fitted.noise_sigma, y_test)
     return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
 

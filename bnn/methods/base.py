@@ -1,5 +1,4 @@
-"""What every inference method shares: the fitted-method protocol, its progress report,
-and the common prediction table.
+"""What every inference method shares: the fitted-method protocol and its progress report.
 
 A method turns points (x, y) and the model of :class:`bnn.Config` (network widths,
 activation, N(0, prior_sigma^2) prior, Gaussian likelihood of std noise_sigma) into
@@ -11,12 +10,11 @@ so two methods differ only in how they draw functions, never in how they are sco
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import ArrayLike
@@ -24,8 +22,7 @@ from torch import Tensor
 
 from bnn.config import Config
 from bnn.data import Scaling, as_inputs, as_targets
-from bnn.errors import PointsError
-from bnn.predict import SUMMARY_COLUMNS, check_level, check_samples, input_columns, summarise
+from bnn.predict import Predictive
 
 
 @dataclass(frozen=True)
@@ -61,19 +58,13 @@ def prepare(x: ArrayLike, y: ArrayLike, config: Config, dtype: torch.dtype | Non
     x_np = as_inputs(x)
     y_np = as_targets(y, n=x_np.shape[0])
     scaling = Scaling.from_data(x_np, y_np) if config.standardize else Scaling.identity(x_np.shape[1])
-    dtype = dtype or torch.get_default_dtype()
-    y_model = torch.as_tensor((y_np - scaling.y_mean) / scaling.y_std, dtype=dtype)
-    return Prepared(model_inputs(scaling, x_np, dtype), y_model, scaling, config.noise_sigma / scaling.y_std)
-
-
-def model_inputs(scaling: Scaling, x: np.ndarray, dtype: torch.dtype) -> Tensor:
-    """``scaling.x`` in the method's own precision (float64 methods must not round x to float32)."""
-    return torch.as_tensor((x - np.asarray(scaling.x_mean)) / np.asarray(scaling.x_std), dtype=dtype)
+    return Prepared(scaling.x(x_np, dtype), scaling.y(y_np, dtype), scaling, scaling.model_noise(config.noise_sigma))
 
 
 @dataclass
-class FittedMethod(ABC):
-    """A fitted inference method. Subclasses implement ``draw`` in model units."""
+class FittedMethod(Predictive, ABC):
+    """A fitted inference method. Subclasses implement ``draw`` in model units; sampling and the
+    prediction table come from :class:`bnn.predict.Predictive`, as for :class:`bnn.Fitted`."""
 
     name: str
     config: Config
@@ -85,56 +76,14 @@ class FittedMethod(ABC):
     stopped_early: bool = False
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    @abstractmethod
-    def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        """S function draws at model-unit inputs x (N, D): (S, N), model units."""
-
     def diagnostics(self) -> dict[str, float]:
         """Method-specific numbers worth showing (acceptance, R-hat, ...); none by default."""
         return {}
 
     @property
-    def dtype(self) -> torch.dtype:
-        """The precision the method computes in (float64 for the sampler and Laplace)."""
-        return torch.get_default_dtype()
-
-    @property
-    def input_dim(self) -> int:
-        return len(self.scaling.x_mean)
-
-    @property
     def noise_sigma(self) -> float:
         """The likelihood's std in the target's original units."""
         return self.noise_sigma_model * self.scaling.y_std
-
-    def sample_functions(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
-                         generator: torch.Generator | None = None) -> np.ndarray:
-        """S function draws at x in original units: (S, N); seeded like :func:`bnn.sample_functions`."""
-        check_samples(samples)
-        x_np = self._checked(x)
-        if generator is None:
-            generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
-        with torch.no_grad():
-            f = self.draw(model_inputs(self.scaling, x_np, self.dtype), samples, generator)
-        return f.double().numpy() * self.scaling.y_std + self.scaling.y_mean
-
-    def predict(self, x_new: ArrayLike, samples: int = 100, level: float = 0.95, seed: int | None = None,
-                generator: torch.Generator | None = None) -> pd.DataFrame:
-        """The table of :func:`bnn.predict`: inputs, then ``SUMMARY_COLUMNS``."""
-        check_level(level)
-        x_np = self._checked(x_new)
-        f = self.sample_functions(x_np, samples=samples, seed=seed, generator=generator)
-        table = pd.DataFrame(x_np, columns=input_columns(x_np.shape[1]))
-        summary = summarise(f, self.noise_sigma, level)
-        for column in SUMMARY_COLUMNS:
-            table[column] = summary[column]
-        return table
-
-    def _checked(self, x: ArrayLike) -> np.ndarray:
-        x_np = as_inputs(x, name="x_new")
-        if x_np.shape[1] != self.input_dim:
-            raise PointsError(f"the model takes {self.input_dim} input column(s), x_new has {x_np.shape[1]}")
-        return x_np
 
 
 class Stopwatch:

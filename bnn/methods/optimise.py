@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor
 
 from bnn.config import Config
-from bnn.errors import ConfigError
+from bnn.errors import TrainingDiverged
 from bnn.methods.base import MethodCallback, MethodProgress, Prepared, Stopwatch, prepare
 from bnn.model import softplus_inverse
 from bnn.network import ACTIVATIONS, Layout
@@ -85,7 +85,8 @@ def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float 
             optimiser.step()
         loss = float(per_member.detach().mean())
         if not math.isfinite(loss):
-            raise ConfigError(f"{method}: the loss became {loss} at epoch {epoch}; lower the learning rate")
+            raise TrainingDiverged(f"{method}: training diverged: the loss became {loss} at epoch {epoch}; "
+                                   f"lower the learning rate (now {lr:g})")
         if epoch % CALLBACK_EVERY == 0 or epoch == epochs:
             rows.append((epoch, loss))
             if callback is not None and callback(MethodProgress(method, "train", epoch, epochs, loss)):

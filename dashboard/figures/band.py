@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from bnn.predict import SUMMARY_COLUMNS, input_columns, sample_functions, summarise
-from bnn.train import Fitted
+from bnn.predict import Predictive, predictive_table, summarise
 from dashboard.model.limits import LIMITS
 from dashboard.model.view import Band, View
 
@@ -36,14 +35,11 @@ class BandData:
     functions: np.ndarray  # (k, G)
 
 
-def band_data(fitted: Fitted, view: View, samples: int | None = None, grid: int = LIMITS.grid) -> BandData:
+def band_data(fitted: Predictive, view: View, samples: int | None = None, grid: int = LIMITS.grid) -> BandData:
     """Draw ``samples`` (default ``view.samples``) functions on ``grid`` points of the view's range."""
     x = np.linspace(view.x_low, view.x_high, grid)
-    f = sample_functions(fitted, x, samples=samples or view.samples)  # (S, G), seeded by the config
-    table = pd.DataFrame(x[:, None], columns=input_columns(1))
-    summary = summarise(f, fitted.noise_sigma, view.level)
-    for name in SUMMARY_COLUMNS:
-        table[name] = summary[name]
+    f = fitted.sample_functions(x, samples=samples or view.samples)  # (S, G), seeded by the config
+    table = predictive_table(x[:, None], f, fitted.noise_sigma, view.level)
     inner = summarise(f, fitted.noise_sigma, view.inner) if view.inner else None
     return BandData(table, inner, f[: view.functions])
 

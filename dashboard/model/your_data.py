@@ -24,7 +24,7 @@ from bnn.errors import BNNError
 from bnn.evaluation import uci
 from bnn.evaluation.metrics import CALIBRATION_LEVELS, Scores, score
 from bnn.evaluation.uci_protocol import Protocol
-from bnn.predict import sample_functions, summarise
+from bnn.predict import SUMMARY_COLUMNS, predictive_table
 from bnn.train import Fitted, Progress, fit
 from dashboard.model.limits import LIMITS, check_config, training_work
 
@@ -195,16 +195,14 @@ def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str,
     # Raw inputs: the engine standardises them with the training rows (config.standardize),
     # so the fitted model takes inputs in the user's units, as the band plot needs.
     fitted = fit(x[train], y[train], config, callback=callback, callback_every=50)
-    f = sample_functions(fitted, x[test], samples=settings.samples, seed=config.seed + 1)  # (S, N_test)
+    f = fitted.sample_functions(x[test], samples=settings.samples, seed=config.seed + 1)  # (S, N_test)
     levels = tuple(sorted({*CALIBRATION_LEVELS, level}))
     scores = score(f, fitted.noise_sigma, y[test], levels)
-    summary = summarise(f, fitted.noise_sigma, level)
-    reserved = {"row", "actual", *summary}
-    table = pd.DataFrame(x[test], columns=[f"{c} (input)" if c in reserved else c for c in inputs])
+    reserved = {"row", "actual", *SUMMARY_COLUMNS}
+    names = [f"{c} (input)" if c in reserved else c for c in inputs]
+    table = predictive_table(x[test], f, fitted.noise_sigma, level, names=names)
     table.insert(0, "row", (np.arange(1, len(y) + 1) if rows is None else rows)[test])
-    table["actual"] = y[test]
-    for name, values in summary.items():
-        table[name] = values
+    table.insert(len(inputs) + 1, "actual", y[test])
     return Experiment(fitted, inputs, target, table, scores, level, x[train], y[train])
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import bnn
+from bnn.errors import TrainingDiverged
 
 REQUIRED = ["x", "mean", "std", "lower", "upper", "epistemic_std", "aleatoric_std"]
 
@@ -144,3 +146,30 @@ def test_local_reparameterisation_trains(article_points) -> None:
     fitted = bnn.fit(x, y, bnn.Config(local_reparam=True, train_samples=8, epochs=1000))
     table = bnn.predict(fitted, x)
     assert np.abs(table["mean"] - y).max() < 1.0
+
+
+def test_a_diverging_fit_raises_naming_the_epoch_and_what_to_lower(article_points) -> None:
+    x, y = article_points
+    wild = bnn.Config(lr=10, hidden=(64, 64), activation="relu", init="scaled", prior_sigma=1e6, epochs=200)
+    seen: list[float] = []
+    with pytest.raises(TrainingDiverged, match=r"by epoch \d+ of 200; lower the learning rate \(now 10\), or the "
+                                              r"prior σ \(now 1e\+06\)") as caught:
+        bnn.fit(x, y, wild, callback=lambda p: seen.append(p.total))
+    assert isinstance(caught.value, bnn.BNNError)  # the dashboard and the CLI show BNNErrors as messages
+    assert seen and all(np.isfinite(seen))  # the callback never saw a NaN loss
+
+
+def test_the_methods_trainer_raises_the_same_error() -> None:
+    # Adam's bounded steps rarely blow up the MAP networks, so feed the trainer a loss that is NaN.
+    from bnn.methods import optimise
+    from bnn.methods.base import prepare
+
+    data = prepare(np.linspace(-2, 2, 8), np.zeros(8), bnn.Config())
+    w0 = torch.zeros((2, 5))
+
+    def nan_nll(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return w.sum(dim=1) * float("nan")
+
+    with pytest.raises(TrainingDiverged, match="ensemble: training diverged: the loss became nan at epoch 1"):
+        optimise.train(w0, data, nan_nll, weight_decay=0.0, epochs=5, lr=0.1, batch_size=None, learn_noise=False,
+                       generator=torch.Generator().manual_seed(0), method="ensemble")
