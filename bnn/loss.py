@@ -46,13 +46,13 @@ def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, sample
         draw = q.draw(samples, generator)  # one softplus(rho) a step, shared by the draw and the KL
         f = model.layout.forward(x, draw.w)  # (S, B)
         kl_term = q.kl(model.prior_sigma, draw.sigma) if kl is KLEstimator.CLOSED else q.mc_kl(draw, model.prior_sigma)
-    nll = gaussian_nll(f, y, model.loss_noise, scale=n_total / x.shape[0])
+    nll = expected_gaussian_nll(f, y, model.loss_noise, scale=n_total / x.shape[0])
     # Multiplying by a weight of 1 would still cost a kernel and its backward every step.
     total = nll + kl_term if kl_weight == 1.0 else nll + kl_weight * kl_term
     return LossTerms(nll=nll, kl=kl_term, total=total)
 
 
-def gaussian_nll(f: Tensor, y: Tensor, noise: Tensor | float, scale: float = 1.0) -> Tensor:
+def expected_gaussian_nll(f: Tensor, y: Tensor, noise: Tensor | float, scale: float = 1.0) -> Tensor:
     """-scale * mean_s sum_i log N(y_i; f_si, noise^2) for f (S, B), y (B,), in few tensor ops."""
     samples, batch = f.shape
     log_noise = math.log(noise) if isinstance(noise, float) else noise.log()

@@ -7,7 +7,7 @@ original units (``bnn.evaluation.metrics``); report mean ± standard error over 
 
 The hyperparameters (``protocol_config``) are one setting for all nine data sets,
 chosen on a validation part carved out of the first training split of a few sets
-(README, "Real data (UCI)"); never on a test split. The only per-set quantities are
+(docs/uci-benchmark.md); never on a test split. The only per-set quantities are
 the published network width and a number of epochs derived from the training size so
 that every split gets about the same number of optimiser steps.
 """

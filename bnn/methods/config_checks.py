@@ -40,12 +40,6 @@ def check_training(owner: Any) -> None:
         check_float(owner, "weight_decay", 0.0, 1e6)
 
 
-def check_choice(owner: Any, name: str, choices: tuple[str, ...]) -> None:
-    value = getattr(owner, name)
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
 def from_dict(cls: type, data: dict[str, Any] | None) -> Any:
     """Build a method config from a JSON-like dict, naming unknown keys."""
     data = data or {}

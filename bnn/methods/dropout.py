@@ -92,7 +92,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: DropoutConfig
     def make_nll(layout: Layout, generator: torch.Generator) -> optimise.DataNLL:
         def nll(w: Tensor, xb: Tensor, yb: Tensor, noise: Tensor) -> Tensor:
             masks = draw_masks(layout, settings.rate, tuple(xb.shape[:2]), generator, w.dtype)
-            return optimise.gaussian_nll(masked_forward(layout, xb, w, masks), yb, noise)
+            return optimise.mean_gaussian_nll(masked_forward(layout, xb, w, masks), yb, noise)
 
         return nll
 

@@ -11,7 +11,7 @@ through :class:`bnn.network.Layout`, the gradient by autograd on the sum over ch
 at draws from the prior: the posterior of a network is multimodal, chains rarely cross
 between its modes, and the pooled draws mix the modes the chains settled in (so split
 R-hat of f stays well above 1; a short run also keeps some of the prior's spread, see the
-README). No variational family stands between the model and the answer, so on small
+docs/hmc-reference.md). No variational family stands between the model and the answer, so on small
 problems this is the reference the approximations are judged against (Izmailov et al.
 2021, "What are Bayesian neural network posteriors really like?"). Runs in float64: long trajectories in
 float32 lose the energy conservation that the acceptance step relies on.
@@ -44,7 +44,7 @@ class HMCConfig:
 
     The defaults run the article's problem (97 weights, 6 points) in ~4 s of one core's
     time; their std of f at x = 0 (~18) is inside the issue's NUTS range (10-18) at its top,
-    ~20 % above a 13 times longer run and Pyro's NUTS (README, methods section).
+    ~20 % above a 13 times longer run and Pyro's NUTS (docs/hmc-reference.md).
     """
 
     chains: int = 64
@@ -152,8 +152,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: HMCConfig | N
     w0 = torch.randn((settings.chains, layout.size), generator=generator, dtype=torch.float64)
     w0 = w0 * settings.init_scale * config.prior_sigma
     run = sampler.sample(log_posterior(layout, data, config.prior_sigma), w0,
-                         sampler.Settings(settings.warmup, settings.draws, settings.steps, settings.target_accept,
-                                          settings.adapt_mass), generator, callback, n_data=data.n)
+                         sampler.SamplerSettings(settings.warmup, settings.draws, settings.steps,
+                                                 settings.target_accept, settings.adapt_mass),
+                         generator, callback, n_data=data.n)
     return FittedHMC(name="hmc", config=config, method_config=settings, scaling=data.scaling, n_train=data.n,
                      noise_sigma_model=data.noise_sigma, seconds=clock.seconds(), stopped_early=run.stopped_early,
                      layout=layout, samples=run.draws, run=run, probes=probe_inputs(data.x))

@@ -18,19 +18,37 @@ and on these networks (about a hundred weights) the full matrix is a (P, P) prod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
+from bnn.checks import as_enum
 from bnn.config import Config
 from bnn.methods import optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
-from bnn.methods.config_checks import check_choice, check_training
+from bnn.methods.config_checks import check_training
 from bnn.network import Layout
 
-SUBSETS = ("all", "last_layer")
-PREDICTIVES = ("glm", "nn")
+
+class Subset(StrEnum):
+    """Which weights the Laplace approximation treats as random."""
+
+    ALL = "all"
+    """Every weight and bias: the full GGN over P weights."""
+    LAST_LAYER = "last_layer"
+    """The output layer only (Kristiadi et al. 2020); the rest stay at the MAP."""
+
+
+class LaplacePredictive(StrEnum):
+    """How a weight draw becomes a function draw."""
+
+    GLM = "glm"
+    """The network linearised at the MAP (Immer et al. 2021's GLM predictive): f_map + J (w - w_map)."""
+    NN = "nn"
+    """The network itself at the sampled weights."""
+
 JACOBIAN_CHUNK = 4096  # inputs per Jacobian evaluation: bounds memory at (chunk, P)
 
 
@@ -38,16 +56,16 @@ JACOBIAN_CHUNK = 4096  # inputs per Jacobian evaluation: bounds memory at (chunk
 class LaplaceConfig:
     """The Laplace approximation's own settings; the model and seed come from :class:`bnn.Config`."""
 
-    subset: str = "all"  # "all" weights or the "last_layer" only
-    predictive: str = "glm"  # "glm": linearised network; "nn": the network at sampled weights
+    subset: Subset = Subset.ALL
+    predictive: LaplacePredictive = LaplacePredictive.GLM
     epochs: int = 2000  # of the MAP fit
     lr: float = 0.01
     batch_size: int | None = None
     weight_decay: float | None = None  # None: 1/(N prior_sigma^2), the MAP of the model's prior
 
     def __post_init__(self) -> None:
-        check_choice(self, "subset", SUBSETS)
-        check_choice(self, "predictive", PREDICTIVES)
+        object.__setattr__(self, "subset", as_enum(Subset, self.subset, "subset"))
+        object.__setattr__(self, "predictive", as_enum(LaplacePredictive, self.predictive, "predictive"))
         check_training(self)
 
 
@@ -67,9 +85,9 @@ def ggn_precision(jac: Tensor, noise_sigma: float, prior_sigma: float) -> Tensor
     return jac.T @ jac / noise_sigma**2 + eye / prior_sigma**2
 
 
-def random_indices(layout: Layout, subset: str) -> Tensor:
+def random_indices(layout: Layout, subset: Subset) -> Tensor:
     """The flat indices of the weights treated as random."""
-    if subset == "all":
+    if subset is Subset.ALL:
         return torch.arange(layout.size)
     o, i = layout.shapes[-1]
     return torch.arange(layout.size - (o * i + o), layout.size)
@@ -95,7 +113,7 @@ class FittedLaplace(FittedMethod):
         # precision = L L^T, so L^-T z has covariance (L L^T)^-1
         delta = torch.linalg.solve_triangular(self.cholesky.T, z, upper=True).T  # (S, K)
         x = x.to(self.w_map.dtype)
-        if self.method_config.predictive == "glm":
+        if self.method_config.predictive is LaplacePredictive.GLM:
             jac = jacobian(self.layout, x, self.w_map)[:, self.indices]  # (N, K)
             f_map = self.layout.forward(x, self.w_map.unsqueeze(0))  # (1, N)
             return f_map + delta @ jac.T

@@ -54,7 +54,7 @@ def map_weight_decay(n: int, prior_sigma: float) -> float:
     return 1.0 / (n * prior_sigma**2)
 
 
-def gaussian_nll(f: Tensor, y: Tensor, noise_sigma: Tensor) -> Tensor:
+def mean_gaussian_nll(f: Tensor, y: Tensor, noise_sigma: Tensor) -> Tensor:
     """Mean over the last axis of -log N(y; f, noise^2): (..., B) -> (...)."""
     return -gaussian_log_prob(y, f, noise_sigma).mean(dim=-1)
 
@@ -125,7 +125,7 @@ def layer_nll(layout: Layout, generator: torch.Generator | None = None) -> DataN
     """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness)."""
 
     def nll(w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
-        return gaussian_nll(forward(layout, x, w), y, noise)
+        return mean_gaussian_nll(forward(layout, x, w), y, noise)
 
     return nll
 
@@ -137,7 +137,6 @@ class Networks:
     data: Prepared
     layout: Layout
     trained: Trained
-    generator: torch.Generator  # carries on from training: later draws stay seeded
 
     def fitted_fields(self, name: str, config: Config, settings: Any, clock: Stopwatch) -> dict[str, Any]:
         """The :class:`FittedMethod` fields every trained method fills the same way."""
@@ -163,7 +162,7 @@ def train_networks(x: ArrayLike, y: ArrayLike, config: Config, settings: Any, *,
     trained = train(w0, data, make_nll(layout, generator), weight_decay=decay, epochs=settings.epochs,
                     lr=settings.lr, batch_size=settings.batch_size, learn_noise=config.learn_noise,
                     generator=generator, method=method, callback=callback)
-    return Networks(data, layout, trained, generator)
+    return Networks(data, layout, trained)
 
 
 def _orders(members: int, n: int, batch: int, generator: torch.Generator) -> Tensor:

@@ -29,7 +29,9 @@ CALLBACK_EVERY = 10
 
 
 @dataclass(frozen=True)
-class Settings:
+class SamplerSettings:
+    """The sampler's schedule and adaptation targets (built by :mod:`bnn.methods.hmc` from its config)."""
+
     warmup: int
     draws: int
     steps: int  # maximum leapfrog steps per iteration
@@ -123,7 +125,7 @@ class MassWindow:
 class Warmup:
     """The warm-up schedule of the module docstring: the step sizes (C, 1) and inverse mass (C, P) to use."""
 
-    def __init__(self, w: Tensor, settings: Settings) -> None:
+    def __init__(self, w: Tensor, settings: SamplerSettings) -> None:
         self.settings = settings
         self.step = torch.full((w.shape[0], 1), settings.initial_step, dtype=w.dtype)
         self.inv_mass = torch.ones_like(w)
@@ -144,7 +146,7 @@ class Warmup:
             self.step = self.adapt.averaged
 
 
-def _report(callback: MethodCallback | None, it: int, settings: Settings, log_p: Tensor, n_data: int) -> bool:
+def _report(callback: MethodCallback | None, it: int, settings: SamplerSettings, log_p: Tensor, n_data: int) -> bool:
     """Tell the callback every ``CALLBACK_EVERY`` iterations and at the end; True if it asks to stop."""
     total = settings.warmup + settings.draws
     if callback is None or ((it + 1) % CALLBACK_EVERY and it + 1 < total):
@@ -155,7 +157,7 @@ def _report(callback: MethodCallback | None, it: int, settings: Settings, log_p:
     return bool(callback(MethodProgress("hmc", phase, done, of, float(-log_p.mean()) / n_data)))
 
 
-def sample(log_prob_grad: LogProbGrad, w0: Tensor, settings: Settings, generator: torch.Generator,
+def sample(log_prob_grad: LogProbGrad, w0: Tensor, settings: SamplerSettings, generator: torch.Generator,
            callback: MethodCallback | None = None, n_data: int = 1) -> Run:
     """Warm up, then draw ``settings.draws`` states per chain from w0 (C, P)."""
     w = w0.clone()
