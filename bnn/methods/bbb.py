@@ -30,7 +30,7 @@ class FittedBBB(FittedMethod):
     fitted: Fitted
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        return self.fitted.model(x, samples=samples, generator=generator)
+        return self.fitted.draw(x, samples, generator)
 
 
 def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: BBBConfig | None = None,
