@@ -81,18 +81,19 @@ def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str]]:
     return target, inputs
 
 
-def choose_settings() -> table.Settings:
-    d = table.Settings()
+def choose_experiment() -> table.ExperimentChoices:
+    d = table.ExperimentChoices()
     cols = st.columns(5)
     fraction = cols[0].slider("Held-out share", *table.TEST_FRACTION_RANGE, d.test_fraction, 0.05, key="yd_fraction")
     level = cols[1].slider("Interval level", 0.5, 0.99, d.level, 0.01, key="yd_level")
     hidden = cols[2].number_input("Hidden units", 1, LIMITS.units, d.hidden, key="yd_hidden")
     steps = cols[3].number_input("Training steps", 100, 20_000, d.steps, 100, key="yd_steps")
     seed = cols[4].number_input("Seed", 0, LIMITS.seed, d.seed, key="yd_seed")
-    return table.Settings(test_fraction=fraction, level=level, hidden=int(hidden), steps=int(steps), seed=int(seed))
+    return table.ExperimentChoices(test_fraction=fraction, level=level, hidden=int(hidden), steps=int(steps),
+                                   seed=int(seed))
 
 
-def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], settings: table.Settings) -> None:
+def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choices: table.ExperimentChoices) -> None:
     try:
         x, y, rows = table.select(frame, target, inputs)
     except BNNError as exc:
@@ -110,7 +111,7 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], settin
 
     try:
         with runner.training_slot(wait):  # the dashboard's bound on concurrent trainings
-            experiment = table.run_experiment(x, y, inputs, target, settings, rows=rows, callback=show)
+            experiment = table.run_experiment(x, y, inputs, target, choices, rows=rows, callback=show)
     except BNNError as exc:
         bar.empty()
         st.error(str(exc))
@@ -157,9 +158,9 @@ def render() -> None:
         st.dataframe(frame.head(5), hide_index=True, key="yd_preview")
         st.caption(f"{len(frame):,} rows, {frame.shape[1]} columns")
         target, inputs = choose_columns(frame)
-        settings = choose_settings()
+        choices = choose_experiment()
         if st.button("Train", type="primary", key="yd_train"):
-            train(frame, name, target, inputs, settings)
+            train(frame, name, target, inputs, choices)
     result = st.session_state.get(RESULT)
     if result is not None:
         show_result(*result)

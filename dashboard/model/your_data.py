@@ -131,8 +131,9 @@ def split_rows(n: int, test_fraction: float, seed: int = 0) -> tuple[np.ndarray,
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What the person chooses besides the columns; defaults give a run of a few seconds."""
+class ExperimentChoices:
+    """What the person chooses on the Your data page besides the columns (the held-out share, the
+    interval level, the network and its training); defaults give a run of a few seconds."""
 
     test_fraction: float = 0.2
     level: float = 0.95  # central interval drawn as bars and written to the download
@@ -180,22 +181,22 @@ class Experiment:
         return pd.DataFrame({"level": levels, "observed": [self.scores.coverage[p] for p in levels]})
 
 
-def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str, settings: Settings = Settings(),
-                   rows: np.ndarray | None = None,
+def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str,
+                   choices: ExperimentChoices = ExperimentChoices(), rows: np.ndarray | None = None,
                    callback: Callable[[Progress], bool | None] | None = None) -> Experiment:
     """Split, train on the training rows, and score the mixture predictive on the test rows.
 
     ``rows`` are the file's row numbers of x and y (from :func:`select`), shown beside
     each test prediction; by default 1..N.
     """
-    train, test = split_rows(len(y), settings.test_fraction, settings.seed)
-    config = settings.config(y[train])
-    level = settings.level
+    train, test = split_rows(len(y), choices.test_fraction, choices.seed)
+    config = choices.config(y[train])
+    level = choices.level
     check_page_run(config, len(train), x.shape[1])
     # Raw inputs: the engine standardises them with the training rows (config.standardize),
     # so the fitted model takes inputs in the user's units, as the band plot needs.
     fitted = fit(x[train], y[train], config, callback=callback, callback_every=50)
-    f = fitted.sample_functions(x[test], samples=settings.samples, seed=config.seed + 1)  # (S, N_test)
+    f = fitted.sample_functions(x[test], samples=choices.samples, seed=config.seed + 1)  # (S, N_test)
     levels = tuple(sorted({*CALIBRATION_LEVELS, level}))
     scores = score(f, fitted.noise_sigma, y[test], levels)
     reserved = {"row", "actual", *SUMMARY_COLUMNS}

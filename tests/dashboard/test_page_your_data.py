@@ -18,7 +18,7 @@ from dashboard.model import your_data as T
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Your_data.py")
 NOISE = 0.3
-FAST = T.Settings(steps=400, samples=100)
+FAST = T.ExperimentChoices(steps=400, samples=100)
 has_uci = pytest.mark.skipif(not uci.available(T.UCI_DIR),
                              reason=f"UCI data not found at {T.UCI_DIR} (set {uci.ENV_VAR})")
 
@@ -113,7 +113,7 @@ def test_split_rows_is_a_seeded_partition() -> None:
 
 
 def test_a_run_too_heavy_for_the_server_is_refused() -> None:
-    config = T.Settings(hidden=256, steps=20_000).config(np.arange(10_000.0))
+    config = T.ExperimentChoices(hidden=256, steps=20_000).config(np.arange(10_000.0))
     T.check_page_run(config, 10_000, input_dim=10)  # 3,073 weights: a third of the work cap
     with pytest.raises(BNNError, match="2.4 times heavier"):
         T.check_page_run(config, 10_000, input_dim=200)  # 51,713 weights
@@ -124,7 +124,7 @@ def test_a_run_too_heavy_for_the_server_is_refused() -> None:
 def line_experiment() -> T.Experiment:
     frame = T.read_csv(line_csv(300))
     x, y, rows = T.select(frame, "y", ["a"])
-    return T.run_experiment(x, y, ["a"], "y", T.Settings(steps=1000, test_fraction=0.3), rows=rows)
+    return T.run_experiment(x, y, ["a"], "y", T.ExperimentChoices(steps=1000, test_fraction=0.3), rows=rows)
 
 
 def test_experiment_recovers_the_noise_and_holds_its_intervals(line_experiment: T.Experiment) -> None:
@@ -167,7 +167,7 @@ def test_reserved_input_names_do_not_clash_and_two_inputs_have_no_band() -> None
     rng = np.random.default_rng(1)
     x = rng.normal(size=(40, 2))
     y = x[:, 0] + 0.1 * rng.standard_normal(40)
-    e = T.run_experiment(x, y, ["mean", "b"], "y", T.Settings(steps=50, samples=20))
+    e = T.run_experiment(x, y, ["mean", "b"], "y", T.ExperimentChoices(steps=50, samples=20))
     assert list(e.predictions.columns[:4]) == ["row", "mean (input)", "b", "actual"]
     assert band_for_one_input(e) is None
 
