@@ -24,6 +24,7 @@ from bnn.errors import BNNError
 from bnn.evaluation import uci
 from bnn.evaluation.metrics import CALIBRATION_LEVELS, Scores, score
 from bnn.evaluation.uci_protocol import Protocol
+from bnn.io import safe_csv
 from bnn.predict import SUMMARY_COLUMNS, predictive_table
 from bnn.train import Fitted, Progress, fit
 from dashboard.model.limits import LIMITS, check_config, training_work
@@ -208,8 +209,11 @@ def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str,
 
 
 def predictions_csv(experiment: Experiment) -> bytes:
-    """The test predictions with their intervals, as CSV bytes for a download."""
+    """The test predictions with their intervals, as CSV bytes for a download.
+
+    The column names are the visitor's (a header ``=cmd|' /C calc'!A0`` is a formula to a
+    spreadsheet), so the table is written with :func:`bnn.io.safe_csv`."""
     level = f"{100 * experiment.level:g}"
     out = experiment.predictions.rename(columns={"actual": f"{experiment.target} (actual)",
                                                  "lower": f"lower_{level}", "upper": f"upper_{level}"})
-    return out.to_csv(index=False, float_format="%.6g").encode()
+    return safe_csv(out, float_format="%.6g").encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from pathlib import Path
@@ -149,6 +150,42 @@ def test_download_has_the_test_rows_with_intervals(line_experiment: T.Experiment
     back = pd.read_csv(io.BytesIO(T.predictions_csv(line_experiment)))
     assert len(back) == 90 and {"row", "a", "y (actual)", "mean", "lower_95", "upper_95"} <= set(back.columns)
     np.testing.assert_allclose(back["mean"], line_experiment.predictions["mean"], rtol=1e-5)
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+HOSTILE_HEADERS = ["=cmd|' /C calc'!A0", "+b", "-c", "@SUM(1+1)"]  # OWASP "CSV Injection" examples
+
+
+def test_download_is_spreadsheet_safe_and_keeps_the_numbers() -> None:
+    """Column names come from the visitor's file: in the download none may start a spreadsheet
+    formula, while every number, negative ones included, is written as a number."""
+    rng = np.random.default_rng(2)
+    a, b, c = rng.uniform(-2, 2, 40), rng.uniform(0, 1, 40), rng.uniform(-1, 0, 40)
+    frame = pd.DataFrame(dict(zip(HOSTILE_HEADERS, [a, b, c, 2 * a - 1 + NOISE * rng.standard_normal(40)],
+                                  strict=True)))
+    read = T.read_csv(frame.to_csv(index=False).encode())
+    assert list(read.columns) == HOSTILE_HEADERS
+    inputs, target = HOSTILE_HEADERS[:3], HOSTILE_HEADERS[3]
+    x, y, rows = T.select(read, target, inputs)
+    e = T.run_experiment(x, y, inputs, target, T.ExperimentChoices(steps=50, samples=20), rows=rows)
+    text = T.predictions_csv(e).decode()
+    cells = list(csv.reader(io.StringIO(text)))
+    header, body = cells[0], cells[1:]
+    formulas = [c for line in cells for c in line if c.startswith(("=", "+", "-", "@", "\t", "\r")) and not _number(c)]
+    assert formulas == []  # only numbers (negative ones) may start with a minus
+    assert header[:5] == ["row", "'=cmd|' /C calc'!A0", "'+b", "'-c", "'@SUM(1+1) (actual)"]
+    back = pd.DataFrame([[float(v) for v in line] for line in body], columns=header)
+    assert (back["'-c"] < 0).all() and (back["mean"] < 0).any()  # negatives kept their sign
+    np.testing.assert_allclose(back["'-c"], e.predictions["-c"], rtol=1e-5)  # written with 6 digits
+    np.testing.assert_allclose(back["mean"], e.predictions["mean"], rtol=1e-5)
+    np.testing.assert_array_equal(back["row"], e.predictions["row"])
 
 
 def test_figures_show_every_test_row(line_experiment: T.Experiment) -> None:
