@@ -34,6 +34,10 @@ class Limits:
     points: int = 2_000
     upload_bytes: int = 1_000_000  # 1 MB; .streamlit/config.toml caps the server at 1 MB too
     expression_chars: int = 200
+    # The toy point table's bound on |x| and |y|: the article's net is not standardised, so
+    # values beyond it only saturate the net; typed values that large are almost surely typos.
+    # (The engine takes up to bnn.data.MAX_ABS, 1e9: real tables hold millions.)
+    point_abs: float = 1e6
     view_abs: float = 1_000.0  # the plotted x range lies within ±view_abs
     # Multiply-adds of one training run, sum over steps of (samples x batch x weights),
     # plus a per-step overhead. 6e10 is about a minute on one core of the project's test
@@ -53,20 +57,39 @@ class Limits:
 LIMITS = Limits()
 
 
+def check_field(name: str, value: object, limits: Limits = LIMITS) -> None:
+    """Raise ConfigError if one :class:`bnn.Config` field's value lies outside the dashboard's range
+    for it. The link decoder calls this before the engine's own (wider) checks, so a message quotes
+    the cap that applies here (20,000 epochs), never the engine's (1,000,000). Fields without a cap
+    here, and values of the wrong type, are left to the engine."""
+    if name == "hidden" and isinstance(value, tuple):
+        if len(value) > limits.layers:
+            raise ConfigError(f"at most {limits.layers} hidden layers here, got {len(value)}")
+        for width in value:
+            _within("units per hidden layer", width, 1, limits.units)
+    elif name in _RANGES and not (name == "batch_size" and value is None):
+        label, low, cap = _RANGES[name]
+        _within(label, value, low, getattr(limits, cap))
+
+
+# field -> (what it is called in a message, its least value, the Limits field of its cap)
+_RANGES = {
+    "epochs": ("epochs", 1, "epochs"),
+    "train_samples": ("train_samples", 1, "train_samples"),
+    "seed": ("seed", 0, "seed"),
+    "batch_size": ("batch_size", 1, "points"),
+}
+
+
+def _within(label: str, value: object, low: int, cap: int) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= cap:
+        raise ConfigError(f"{label} must be in [{low:,}, {cap:,}] here, got {value:,}")
+
+
 def check_config(config: Config, limits: Limits = LIMITS) -> None:
     """Raise ConfigError if any single knob of ``config`` exceeds the dashboard's caps."""
-    if len(config.hidden) > limits.layers:
-        raise ConfigError(f"at most {limits.layers} hidden layers here, got {len(config.hidden)}")
-    if any(w > limits.units for w in config.hidden):
-        raise ConfigError(f"at most {limits.units} units per hidden layer here, got {max(config.hidden)}")
-    if config.epochs > limits.epochs:
-        raise ConfigError(f"at most {limits.epochs:,} epochs here, got {config.epochs:,}")
-    if config.train_samples > limits.train_samples:
-        raise ConfigError(f"at most {limits.train_samples} training samples per step here, got {config.train_samples}")
-    if config.seed > limits.seed:
-        raise ConfigError(f"the seed must be at most {limits.seed:,} here, got {config.seed:,}")
-    if config.batch_size is not None and config.batch_size > limits.points:
-        raise ConfigError(f"the batch size must be at most {limits.points:,} here, got {config.batch_size:,}")
+    for name in ("hidden", *_RANGES):
+        check_field(name, getattr(config, name), limits)
 
 
 def weight_count(config: Config, input_dim: int = 1) -> int:
@@ -83,17 +106,33 @@ def training_work(config: Config, n_points: int, limits: Limits, input_dim: int 
 
 
 def check_training_work(config: Config, n_points: int, limits: Limits = LIMITS, input_dim: int = 1) -> None:
-    """Raise ConfigError if the run as a whole is too heavy for a shared server."""
+    """Raise ConfigError if the run as a whole is too heavy for a shared server; the message
+    says how far to lower the epochs or the training samples to fit the budget."""
     check_config(config, limits)
     if n_points > limits.points:
         raise ConfigError(f"at most {limits.points:,} points here, got {n_points:,}")
     work = training_work(config, n_points, limits, input_dim)
     if work > limits.training_work:
-        raise ConfigError(
-            f"this run is about {work / limits.training_work:.1f} times heavier than one visitor may ask of "
-            "this server (epochs x training samples x points x weights); lower the epochs, the units, "
-            "the training samples or the number of points"
-        )
+        lower = _what_to_lower(config, n_points, limits, input_dim)
+        raise ConfigError(f"this run is about {work / limits.training_work:.1f} times heavier than one visitor may "
+                          f"ask of this server (epochs x training samples x points x weights); {lower}")
+
+
+def _what_to_lower(config: Config, n_points: int, limits: Limits, input_dim: int) -> str:
+    """The most epochs, and the most training samples, that fit the budget with the rest unchanged.
+    The work is linear in the epochs and affine in the samples (see :func:`training_work`)."""
+    steps_per = steps_per_epoch(n_points, config.batch_size)
+    per_sample = batch_size_for(n_points, config.batch_size) * weight_count(config, input_dim)
+    per_step = config.train_samples * per_sample + limits.step_overhead
+    options = []
+    epochs = int(limits.training_work // (steps_per * per_step))
+    if epochs >= 1:
+        options.append(f"the epochs to at most {epochs:,}")
+    samples = int((limits.training_work / (config.epochs * steps_per) - limits.step_overhead) // per_sample)
+    if 1 <= samples < config.train_samples:
+        options.append(f"the training samples to at most {samples:,}")
+    lower = f"lower {' or '.join(options)}, or use" if options else "use"
+    return f"{lower} fewer units per layer or fewer points"
 
 
 def affordable_predict_samples(config: Config, requested: int, limits: Limits = LIMITS,

@@ -21,7 +21,7 @@ import base64
 import dataclasses
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -32,8 +32,9 @@ import numpy as np
 from bnn import toys
 from bnn.config import Config
 from bnn.errors import BNNError, ConfigError
-from dashboard.model.limits import LIMITS, check_config
+from dashboard.model.limits import LIMITS, check_field
 from dashboard.model.points import Points
+from dashboard.model.text import clip
 from dashboard.model.view import View
 
 LINK_VERSION = "1"
@@ -142,7 +143,7 @@ def decode(query: Mapping[str, str | list[str]]) -> Decoded:
     if raw.get("v", LINK_VERSION) != LINK_VERSION:
         problems.append(f"the link is of format v={raw['v']!r}; this app reads v={LINK_VERSION}, so some "
                         "settings may differ")
-    config = _decode_fields(Config(), _CONFIG_KEYS, raw, problems, check_config)
+    config = _decode_fields(Config(), _CONFIG_KEYS, raw, problems, check_field)
     view = _decode_fields(View(), _VIEW_KEYS, raw, problems)
     state = AppState(config=config, view=view)
     state = _decode_truth(state, raw, problems)
@@ -156,24 +157,26 @@ def decode(query: Mapping[str, str | list[str]]) -> Decoded:
         if _INT.fullmatch(raw["npts"]):
             points_left_out = int(raw["npts"])
         else:
-            problems.append(f"npts={_clip(raw['npts'])!r} was ignored: it must be a count of points, such as 900")
+            problems.append(f"npts={clip(raw['npts'])!r} was ignored: it must be a count of points, such as 900")
     return Decoded(state, tuple(problems), points_left_out)
 
 
 def _decode_fields(default: Any, keys: dict[str, str], raw: dict[str, str], problems: list[str],
-                   check: Any = None) -> Any:
-    """Each present key parsed and checked alone, so one bad value spares the others."""
+                   check: Callable[[str, Any], None] | None = None) -> Any:
+    """Each present key parsed and checked alone, so one bad value spares the others. ``check``
+    (the dashboard's cap on a field) runs before the dataclass's own checks, so that a message
+    quotes the range that applies here rather than the engine's wider one."""
     good: dict[str, Any] = {}
     for name, key in keys.items():
         if key not in raw:
             continue
         try:
             value = _parse(raw[key], getattr(default, name), name)
-            candidate = dataclasses.replace(default, **{name: value})
             if check is not None:
-                check(candidate)
+                check(name, value)
+            dataclasses.replace(default, **{name: value})  # the dataclass's checks of this field alone
         except BNNError as exc:
-            problems.append(f"{key}={_clip(raw[key])!r} was ignored: {exc}")
+            problems.append(f"{key}={clip(raw[key])!r} was ignored: {exc}")
             continue
         good[name] = value
     try:
@@ -189,7 +192,7 @@ def _decode_truth(state: AppState, raw: dict[str, str], problems: list[str]) -> 
         try:
             state = state.replace(toy=toy)
         except BNNError as exc:
-            problems.append(f"toy={_clip(raw['toy'])!r} was ignored: {exc}")
+            problems.append(f"toy={clip(raw['toy'])!r} was ignored: {exc}")
     if "expr" in raw:
         try:
             state = state.replace(expression=raw["expr"].strip())
@@ -244,10 +247,6 @@ def _format(value: Any) -> str:
     if isinstance(value, float):
         return repr(value).replace("e+", "e")  # '+' would read back as a space
     return str(value)
-
-
-def _clip(text: str, n: int = 40) -> str:
-    return text if len(text) <= n else text[:n] + "…"
 
 
 # ---- points -----------------------------------------------------------------------------

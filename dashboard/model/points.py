@@ -2,18 +2,20 @@
 
 Every way a point set enters (typed in a table, generated, uploaded, read from a
 link) goes through :meth:`Points.of`, which checks the values with the engine's
-rules (finite, at most 1e6 in size) plus the dashboard's cap on their number, and
+rules (finite) plus the dashboard's caps on their size and number, and
 rounds them to float32 (see :mod:`dashboard.model.link` for why). Typed and uploaded cells are
 text read by :func:`parse_number`, one strict grammar (plain decimals and scientific
 notation, nothing else), so ``1e-3`` is 0.001 and ``abc``, ``nan`` or ``1e400`` are
-refused with a message naming the row, the column and the text. :func:`from_csv`
-reads an uploaded file defensively: a size cap, text only, an ``x`` and a ``y`` column.
+refused with a message naming the row, the column and the text (``1,5`` with a hint to write
+``1.5``). :func:`from_csv` reads an uploaded file defensively: a size cap, text only, a comma,
+semicolon or tab between columns (:func:`sniff_separator`), an ``x`` and a ``y`` column.
 The table editor shows values to 6 significant digits and keeps the exact ones beside
 them (:func:`editor_frame`, :func:`from_editor`), so showing a point never rounds it.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import re
@@ -27,6 +29,7 @@ from bnn import toys
 from bnn.data import as_inputs, as_targets
 from bnn.errors import PointsError
 from dashboard.model.limits import LIMITS
+from dashboard.model.text import clip
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +49,7 @@ class Points:
         if x_np.shape[0] > max_points:
             raise PointsError(f"at most {max_points:,} points here, got {x_np.shape[0]:,}")
         for name, values in (("x", x_np[:, 0]), ("y", y_np)):
-            big = np.flatnonzero(np.abs(values) > MAX_ABS)
+            big = np.flatnonzero(np.abs(values) > LIMITS.point_abs)
             if big.size:
                 raise PointsError(f"{name}: values must lie within {_BOUND}; row {big[0] + 1} holds {values[big[0]]:g}")
         x32, y32 = x_np[:, 0].astype(np.float32), y_np.astype(np.float32)
@@ -88,10 +91,10 @@ def _short(value: float) -> str:
 # a decimal number, optionally in scientific notation: what people type and CSV files hold
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+([eE][+-]?\d+)?")  # 1,5 as much of Europe writes 1.5
 SHOWN_PROBLEMS = 5  # bad cells named in one message
-MAX_ABS = 1e6  # the toy point table's bound: the article's net is not standardised, so x or y
-# beyond this only saturate it; typed values that large are almost surely typos
-_BOUND = f"±{MAX_ABS:g}".replace("e+0", "e")  # "±1e6", as the sidebar's messages write it
+_BOUND = f"±{LIMITS.point_abs:g}".replace("e+0", "e")  # "±1e6", as the sidebar's messages write it
+SEPARATORS = ",;\t"  # between the columns of a CSV file: what spreadsheets write
 DIGITS = 6  # significant digits the table editor shows
 
 
@@ -106,17 +109,19 @@ def parse_number(value: object) -> float:
             raise PointsError("the cell is empty")
     else:
         text = "" if value is None else str(value).strip().replace("\u2212", "-")  # a typographic minus
-        shown = _clip(text)
+        shown = repr(clip(text, 30))
         if not text:
             raise PointsError("the cell is empty")
         if _NON_FINITE.fullmatch(text):
             raise PointsError(f"{shown} is not a finite number")
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise PointsError(f"{shown} is not a number: {_decimal_point_hint(text)}")
         if not _NUMBER.fullmatch(text):
             raise PointsError(f"{shown} is not a number")
         number = float(text)
     if not math.isfinite(number):
         raise PointsError(f"{shown} is too large: values must lie within {_BOUND}")
-    if abs(number) > MAX_ABS:
+    if abs(number) > LIMITS.point_abs:
         raise PointsError(f"{shown} is outside {_BOUND} (larger values are almost surely typos)")
     return number
 
@@ -148,6 +153,14 @@ def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
     return Points.of(columns["x"], columns["y"], max_points=max_points)
 
 
+def _decimal_point_hint(text: str) -> str:
+    """What to write instead of a decimal comma; three digits after it may be thousands (1,500)."""
+    hint = f"write {text.replace(',', '.')} (a point, not a comma, before the decimals)"
+    if re.fullmatch(r"[+-]?\d+,\d{3}", text):
+        hint += f", or {text.replace(',', '')} for thousands"
+    return hint
+
+
 def _empty(cell: object) -> bool:
     if isinstance(cell, str):
         return not cell.strip()
@@ -177,8 +190,25 @@ def from_editor(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
     return from_frame(pd.DataFrame(cells), max_points=max_points)
 
 
+def sniff_separator(text: str) -> str:
+    """The separator between the columns of CSV ``text``: a comma, a semicolon or a tab.
+
+    :class:`csv.Sniffer` (limited to those three) reads the first 20,000 characters; when it
+    cannot tell, the one of them found most often in the header row wins, and a comma if none is."""
+    sample = text[:20_000]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # whole lines only: a cut one would look inconsistent
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        header = sample.split("\n", 1)[0]
+        best = max(SEPARATORS, key=header.count)
+        return best if header.count(best) else ","
+
+
 def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMITS.upload_bytes) -> Points:
-    """Read an uploaded CSV with an ``x`` and a ``y`` column (other columns are ignored)."""
+    """Read an uploaded CSV with an ``x`` and a ``y`` column (other columns are ignored); its
+    columns may be separated by commas, semicolons or tabs."""
     if len(data) > max_bytes:
         raise PointsError(f"the file is {len(data) / 1e6:.1f} MB; files up to {max_bytes / 1e6:g} MB are accepted")
     if b"\x00" in data[:4096]:
@@ -188,8 +218,8 @@ def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMI
     except UnicodeDecodeError:
         raise PointsError("the file is not a UTF-8 text CSV file") from None
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, nrows=max_points + 1, skipinitialspace=True,
-                            keep_default_na=False)  # "nan", "NA" stay text, for parse_number to name
+        frame = pd.read_csv(io.StringIO(text), sep=sniff_separator(text), dtype=str, nrows=max_points + 1,
+                            skipinitialspace=True, keep_default_na=False)  # "nan", "NA" stay text, for parse_number
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise PointsError(f"the file is not a readable CSV table ({str(exc).strip() or 'empty'})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -198,7 +228,3 @@ def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMI
         found = ", ".join(map(repr, frame.columns[:6])) or "none"
         raise PointsError(f"the CSV needs a header row with columns x and y; found columns {found}")
     return from_frame(frame[["x", "y"]], max_points=max_points)
-
-
-def _clip(text: str) -> str:
-    return repr(text if len(text) <= 30 else text[:30] + "…")

@@ -97,7 +97,7 @@ def test_largest_link_stays_under_a_proxy_request_line_limit() -> None:
 @pytest.mark.parametrize(("key", "value", "words"), [
     ("epochs", "abc", "not a whole number"),
     ("epochs", "0", "epochs must be in"),
-    ("epochs", "999999", "at most 20,000 epochs"),
+    ("epochs", "999999", "epochs must be in [1, 20,000] here, got 999,999"),
     ("epochs", "1e3", "not a whole number"),
     ("lr", "nan", "not a number"),
     ("lr", "inf", "not a number"),
@@ -105,7 +105,7 @@ def test_largest_link_stays_under_a_proxy_request_line_limit() -> None:
     ("lr", " 0.1", "not a number"),
     ("lr", "20", "lr must be in"),
     ("prior", "-1", "prior_sigma must be in"),
-    ("hidden", "32-999", "at most 256 units"),
+    ("hidden", "32-999", "units per hidden layer must be in [1, 256] here, got 999"),
     ("hidden", "8-8-8-8", "at most 3 hidden layers"),
     ("hidden", "32,16", "layer widths joined by '-'"),
     ("act", "softmax", "activation must be one of"),
@@ -116,12 +116,12 @@ def test_largest_link_stays_under_a_proxy_request_line_limit() -> None:
     ("band", "z", "band must be"),
     ("xmin", "10", "x range"),
     ("xmax", "1e9", "x range"),
-    ("seed", "99999999999", "seed must be at most"),
+    ("seed", "99999999999", "seed must be in [0, 2,147,483,647] here"),
     # a negative whole number is a whole number: the message is the field's range, never "not a whole number"
     ("seed", "-4", "seed must be in [0,"),
     ("epochs", "-5", "epochs must be in [1,"),
     ("mc", "-2", "train_samples must be in [1,"),
-    ("batch", "-3", "batch_size must be at least 1"),
+    ("batch", "-3", "batch_size must be in [1, 2,000] here, got -3"),
     ("samples", "-1", "samples must be in [1,"),
     ("level", "-0.5", "level must be in [0.5,"),
     ("noise", "-1", "noise_sigma must be in (0,"),
@@ -362,6 +362,17 @@ def test_predictive_samples_are_capped_for_big_networks_only() -> None:
     big = bnn.Config(hidden=(256, 256, 256))
     n = affordable_predict_samples(big, 1000)
     assert 1 <= n < 1000 and n * LIMITS.grid * 132_353 <= LIMITS.predict_work
+
+
+@pytest.mark.parametrize(("keys", "fields"), [
+    (share._CONFIG_KEYS, dataclasses.fields(bnn.Config)), (share._VIEW_KEYS, dataclasses.fields(View)),
+])
+def test_every_field_has_a_query_key_of_its_own(keys: dict[str, str], fields: tuple) -> None:
+    """A field without a key would silently not travel in a link (a reader gets its default)."""
+    assert set(keys) == {f.name for f in fields}
+    other = set(share._OTHER_KEYS) | set(share.IGNORED_KEYS)
+    assert len(set(share._CONFIG_KEYS.values()) | set(share._VIEW_KEYS.values()) | other) == \
+        len(share._CONFIG_KEYS) + len(share._VIEW_KEYS) + len(other)  # no two fields share a key
 
 
 def test_urlencode_of_encoded_params_matches_query() -> None:
