@@ -17,6 +17,7 @@ from bnn.config import Activation, Config, Init, KLEstimator
 from bnn.errors import BNNError
 from dashboard import session
 from dashboard.model.limits import LIMITS, check_config
+from dashboard.model.text import escape_markdown
 from dashboard.model.view import Band, View
 
 KEEP = "session"  # keep values while the visitor looks at another page
@@ -29,8 +30,8 @@ BAND_LABELS = {"f": "f (epistemic)", "y": "y (with noise)"}
 
 def presets() -> None:
     st.markdown("**Presets**")
-    for name, (label, help_text, _) in session.PRESETS.items():
-        st.button(label, key=f"preset_{name}", help=help_text, on_click=session.apply_preset, args=(name,),
+    for name, preset in session.PRESETS.items():
+        st.button(preset.label, key=f"preset_{name}", help=preset.help, on_click=session.apply_preset, args=(name,),
                   width="stretch", type="primary" if name == "article" else "secondary")
 
 
@@ -39,7 +40,7 @@ def _checked(values: dict[str, Any], name: str, value: Any, build: Callable[[dic
     try:
         build({name: value})
     except BNNError as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon="⚠️")
         values["_bad"] = True
         return
     values[name] = value
@@ -92,7 +93,7 @@ def model_controls() -> Config | None:
     try:
         config = Config(**values)
     except BNNError as exc:  # fields fine alone, not together
-        st.error(str(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon="⚠️")
         return None
     return config
 
@@ -144,7 +145,7 @@ def view_controls() -> View | None:
     try:
         return View(**values, x_low=x_low, x_high=x_high)
     except BNNError as exc:  # inner vs level, or the x range
-        st.error(str(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon="⚠️")
         return None
 
 
