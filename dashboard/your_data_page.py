@@ -2,7 +2,8 @@
 
 Widgets -> :mod:`dashboard.model.your_data` (reading, checks, split, training, scores) ->
 :mod:`dashboard.figures.your_data` (figures). Every message about a bad file or a bad choice of
-columns is a :class:`bnn.BNNError` raised there and shown here as is.
+columns is a :class:`bnn.BNNError` raised there and shown here; the file's name, its column names and
+any message quoting them reach Markdown only through :func:`dashboard.model.text.escape_markdown`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dashboard.figures import your_data as figures
 from dashboard.model import runner
 from dashboard.model import your_data as table
 from dashboard.model.limits import LIMITS
+from dashboard.model.text import escape_markdown
 
 UPLOAD, UCI = "Upload a CSV", "A UCI benchmark set"
 RESULT = "yd_result"
@@ -42,8 +44,8 @@ def choose_table() -> tuple[pd.DataFrame, str] | None:
         name = st.selectbox("UCI data set", sets, key="yd_uci")
         frame = read_uci(name)
         if len(frame) > table.MAX_ROWS:
-            st.error(f"{name} has {len(frame):,} rows; this page takes at most {table.MAX_ROWS:,}. "
-                     f"Run the full benchmark instead: python -m bnn uci --dataset {name}")
+            st.error(f"{escape_markdown(name)} has {len(frame):,} rows; this page takes at most {table.MAX_ROWS:,}. "
+                     f"Run the full benchmark instead: python -m bnn uci --dataset {escape_markdown(name)}")
             return None
         return frame, f"UCI {name}"
     upload = st.file_uploader(f"CSV file with a header row (at most {LIMITS.upload_bytes / 1e6:g} MB, "
@@ -54,7 +56,7 @@ def choose_table() -> tuple[pd.DataFrame, str] | None:
     try:
         return read_upload(upload.getvalue()), upload.name
     except BNNError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{escape_markdown(upload.name)}: {escape_markdown(exc)}")
         return None
 
 
@@ -76,7 +78,7 @@ def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str]]:
                             on_change=reset_inputs, args=(numeric,))
     inputs = right.multiselect("Inputs", columns, key="yd_inputs")
     if len(numeric) < len(columns):
-        st.caption("Columns with text: " + ", ".join(c for c in columns if c not in numeric)
+        st.caption("Columns with text: " + ", ".join(escape_markdown(c) for c in columns if c not in numeric)
                    + " (only numeric columns can be used).")
     return target, inputs
 
@@ -97,7 +99,7 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
     try:
         x, y, rows = table.select(frame, target, inputs)
     except BNNError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     if len(rows) < len(frame):
         st.info(f"{len(frame) - len(rows)} row(s) with an empty cell in the chosen columns are left out.")
@@ -114,7 +116,7 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
             experiment = table.run_experiment(x, y, inputs, target, choices, rows=rows, callback=show)
     except BNNError as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     bar.empty()
     st.session_state[RESULT] = (experiment, f"{name}: {target} from {', '.join(inputs)}")
@@ -123,7 +125,7 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
 def show_result(experiment: table.Experiment, title: str) -> None:
     s = experiment.scores
     level = experiment.level
-    st.subheader(f"Held-out rows ({s.n}) · {title}")
+    st.subheader(f"Held-out rows ({s.n}) · {escape_markdown(title)}")
     cols = st.columns(5)
     cols[0].metric("RMSE", f"{s.rmse:.4g}", help="root mean squared error of the predictive mean")
     cols[1].metric("test log-likelihood", f"{s.test_ll:.3f}",

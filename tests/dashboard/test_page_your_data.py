@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from pathlib import Path
 
+import markdown_it  # the CommonMark reference parser (a dev dependency)
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,7 +237,7 @@ def test_page_starts_by_asking_for_a_file() -> None:
 def test_page_names_a_bad_file() -> None:
     at = upload(page(), b"\xff\xfe\x00garbage", name="photo.csv")
     assert not at.exception
-    assert "photo.csv" in at.error[0].value and "not UTF-8" in at.error[0].value
+    assert "photo.csv: the file is not UTF-8" in rendered(at.error[0].value)
     assert len(at.button) == 0  # no Train button without a table
 
 
@@ -243,13 +245,14 @@ def test_page_defaults_and_bad_column_choices() -> None:
     at = upload(page(), line_csv(60))
     assert at.selectbox(key="yd_target").value == "y"
     assert at.multiselect(key="yd_inputs").value == ["a", "b"]  # numeric columns other than the target
-    assert "name" in at.caption[-1].value or any("name" in c.value for c in at.caption)
+    assert any(rendered(c.value) == "<p>Columns with text: name (only numeric columns can be used).</p>\n"
+               for c in at.caption)
     at.multiselect(key="yd_inputs").set_value(["a", "name"])
     at.button(key="yd_train").click().run()
-    assert "column 'name' holds text" in at.error[0].value
+    assert "column 'name' holds text" in rendered(at.error[0].value)
     at.multiselect(key="yd_inputs").set_value(["a", "y"])
     at.button(key="yd_train").click().run()
-    assert "cannot also be an input" in at.error[0].value
+    assert "'y' is the target, so it cannot also be an input" in rendered(at.error[0].value)
     at.selectbox(key="yd_target").set_value("b").run()
     assert at.multiselect(key="yd_inputs").value == ["a", "y"]  # a new target resets the inputs
     assert not at.exception
@@ -271,6 +274,51 @@ def test_page_trains_and_shows_the_evaluation() -> None:
     assert len(at.get("plotly_chart")) == 2 and not at.exception
 
 
+LINK, IMAGE = "[x](https://evil.example)", "![t](http://host/t.png)"
+BODIES = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success")
+LABELLED = ("metric", "selectbox", "multiselect", "radio", "number_input", "slider", "button", "file_uploader",
+            "download_button", "checkbox", "text_input")
+
+
+def markdown_shown(at: AppTest) -> list[str]:
+    """The Markdown source of every element body and label on the page, as it reaches the browser."""
+    bodies = [e.value for kind in BODIES for e in getattr(at, kind)]
+    return bodies + [e.proto.label for kind in LABELLED for e in at.get(kind)]
+
+
+def rendered(markdown: str) -> str:
+    """The text a CommonMark renderer shows for ``markdown``, failing on any link or image in it."""
+    out = markdown_it.MarkdownIt("commonmark").render(markdown)
+    assert "<a " not in out and "<img " not in out, markdown
+    return html.unescape(out)
+
+
+def test_page_shows_file_and_column_names_as_typed() -> None:
+    """A file name and column names are the visitor's text: every message, caption and heading that
+    quotes them shows them literally, never as a link or an image fetched from elsewhere."""
+    name = f"{IMAGE}.csv"
+    at = upload(page(), b"a,%s,%s\n1,2,3\n" % (LINK.encode(), LINK.encode()), name=name)
+    assert f"two columns are named '{LINK}'" in rendered(at.error[0].value)
+    assert name in rendered(at.error[0].value)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, 60)
+    text_column = f"![c](http://host/c.png) {LINK}"
+    frame = pd.DataFrame({LINK: x, text_column: [f"*v*{IMAGE}"] * 60, "y": 2 * x + 0.1 * rng.standard_normal(60)})
+    at = fast(upload(at, frame.to_csv(index=False).encode(), name=name))
+    assert f"Columns with text: {text_column}" in "".join(rendered(c.value) for c in at.caption)
+    at.multiselect(key="yd_inputs").set_value([LINK, text_column])
+    at.button(key="yd_train").click().run()
+    assert f"column '{text_column}' holds text, e.g. '*v*{IMAGE}' in row 1" in rendered(at.error[0].value)
+    at.multiselect(key="yd_inputs").set_value([LINK])
+    at.button(key="yd_train").click().run()
+    assert not at.exception and not at.error
+    assert f"{name}: y from {LINK}" in rendered(at.subheader[0].value)
+    shown = markdown_shown(at)
+    assert len(shown) > 20  # the walk found the page's elements (a walk finding none would pass)
+    for markdown in shown:
+        rendered(markdown)
+
+
 @has_uci
 def test_page_trains_on_a_uci_set() -> None:
     at = page()
@@ -288,4 +336,5 @@ def test_page_refuses_a_uci_set_that_is_too_large() -> None:
     at = page()
     at.radio(key="yd_source").set_value("A UCI benchmark set").run()
     at.selectbox(key="yd_uci").set_value("protein").run()
-    assert "45,730 rows" in at.error[0].value and "python -m bnn uci" in at.error[0].value
+    shown = rendered(at.error[0].value)
+    assert "protein has 45,730 rows" in shown and "python -m bnn uci --dataset protein" in shown
