@@ -5,9 +5,13 @@ with interval bars shows where the mean misses and whether the intervals reach t
 truth; the calibration curve sets each nominal level against the share of test
 targets its central interval holds (the diagonal is perfect calibration, below it
 over-confidence). One-input data also gets the dashboard's band (:mod:`dashboard.figures.band`).
+Column names are the visitor's text and Plotly draws tags such as ``<a href>`` in titles, so they
+are shown through :func:`plain`.
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,6 +22,12 @@ from dashboard.model.view import Band, View
 from dashboard.model.your_data import Experiment
 
 TEST_COLOUR = "#ff7f0e"
+
+
+def plain(text: str) -> str:
+    """``text`` shown as typed in a Plotly title: < > & become entities, which Plotly draws as those
+    characters, so a column name is never a link or formatting."""
+    return html.escape(text, quote=False)
 
 
 def predicted_vs_actual(experiment: Experiment) -> go.Figure:
@@ -42,7 +52,8 @@ def predicted_vs_actual(experiment: Experiment) -> go.Figure:
     hi = float(max(t["actual"].max(), t["upper"].max()))
     fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = actual",
                     line={"color": "grey", "dash": "dash"}, hoverinfo="skip")
-    fig.update_layout(xaxis_title=f"actual {experiment.target}", yaxis_title=f"predicted {experiment.target}",
+    target = plain(experiment.target)
+    fig.update_layout(xaxis_title=f"actual {target}", yaxis_title=f"predicted {target}",
                       margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h", "y": -0.2})
     return fig
 
@@ -91,6 +102,6 @@ def band_for_one_input(experiment: Experiment, samples: int = 200) -> go.Figure 
     fig.add_scatter(x=t.iloc[:, 1], y=t["actual"], mode="markers", name="test rows",
                     marker={"color": TEST_COLOUR, "size": 8, "symbol": "diamond"},
                     hovertemplate="test row (%{x:.4g}, %{y:.4g})<extra></extra>")
-    fig.update_layout(xaxis_title=experiment.inputs[0], yaxis_title=experiment.target)
+    fig.update_layout(xaxis_title=plain(experiment.inputs[0]), yaxis_title=plain(experiment.target))
     fig.update_yaxes(autorange=True)
     return fig

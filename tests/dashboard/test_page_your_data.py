@@ -211,6 +211,23 @@ def test_reserved_input_names_do_not_clash_and_two_inputs_have_no_band() -> None
     assert band_for_one_input(e) is None
 
 
+def test_figures_show_column_names_as_typed() -> None:
+    """Plotly draws <a href>, <b> and <br> in titles: a column name's tags must show as text
+    (Plotly turns &lt; &gt; &amp; back into the characters)."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (30, 1))
+    name, target = '<a href="https://evil.example">a</a>', "<b>y</b> & z"
+    e = T.run_experiment(x, x[:, 0] + 0.1 * rng.standard_normal(30), [name], target,
+                         T.ExperimentChoices(steps=50, samples=20))
+    fig = predicted_vs_actual(e)
+    assert fig.layout.xaxis.title.text == "actual &lt;b&gt;y&lt;/b&gt; &amp; z"
+    assert fig.layout.yaxis.title.text == "predicted &lt;b&gt;y&lt;/b&gt; &amp; z"
+    band = band_for_one_input(e)
+    assert band is not None
+    assert band.layout.xaxis.title.text == '&lt;a href="https://evil.example"&gt;a&lt;/a&gt;'
+    assert band.layout.yaxis.title.text == "&lt;b&gt;y&lt;/b&gt; &amp; z"
+
+
 # ---- the page --------------------------------------------------------------------------------
 def page(timeout: float = 120) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=timeout)
