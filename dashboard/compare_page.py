@@ -24,6 +24,7 @@ from dashboard.model import link, runner
 from dashboard.model.limits import LIMITS, method_work
 from dashboard.model.link import AppState
 from dashboard.model.runs import RunRequests
+from dashboard.model.text import escape_markdown
 from dashboard.points import true_function, truth_on
 
 SOURCES = {"main": "The main page's points and model", "gap": "Gap preset: two clusters with a wide gap",
@@ -121,7 +122,8 @@ def show_refusals(request: str) -> None:
     done_for, refused = st.session_state.get(REFUSED, ("", {}))
     if done_for == request:
         for name, message in refused.items():
-            st.error(f"{METHODS[name].label} was not fitted: {message}", icon="⚠️")
+            # A fit's message may quote the visitor's text (a formula from the main page's link).
+            st.error(f"{METHODS[name].label} was not fitted: {escape_markdown(message)}", icon="⚠️")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

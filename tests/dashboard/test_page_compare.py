@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from page_markdown import markdown_shown, rendered
 from streamlit.testing.v1 import AppTest
 
-from bnn import toys
+from bnn import methods, toys
+from bnn.errors import BNNError
 from dashboard.figures import compare as compare_plots
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Compare.py")
@@ -104,3 +106,24 @@ def test_a_refused_method_says_why_and_the_others_still_run():
     assert not at.exception
     assert any("HMC (reference) was not fitted" in e.value and "fixed noise" in e.value for e in at.error)
     assert list(at.dataframe[0].value.index) == ["Deep ensemble"]
+
+
+def test_a_refusal_quoting_user_text_shows_it_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error of a fit may quote the visitor's text (the main page's link carries a formula): the
+    page shows it literally, never as a link or an image fetched from elsewhere."""
+    quoted = "[x](https://evil.example) ![t](http://host/t.png) **bold**"
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise BNNError(f"cannot use {quoted}")
+
+    monkeypatch.setattr(methods, "fit_method", refuse)  # AppTest runs the page in this process
+    at = page(["ensemble"])
+    at.session_state["cmp_ens_members"] = 5  # a setting no other test fits, so nothing comes from the cache
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception
+    assert f"Deep ensemble was not fitted: cannot use {quoted}" in rendered(at.error[0].value)
+    shown = markdown_shown(at)
+    assert len(shown) > 10  # the walk found the page's elements (a walk finding none would pass)
+    for markdown in shown:
+        rendered(markdown)

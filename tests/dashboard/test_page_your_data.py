@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import html
 import io
 import math
 from pathlib import Path
 
-import markdown_it  # the CommonMark reference parser (a dev dependency)
 import numpy as np
 import pandas as pd
 import pytest
+from page_markdown import markdown_shown, rendered
 from streamlit.testing.v1 import AppTest
 
 from bnn.errors import BNNError
@@ -292,22 +291,6 @@ def test_page_trains_and_shows_the_evaluation() -> None:
 
 
 LINK, IMAGE = "[x](https://evil.example)", "![t](http://host/t.png)"
-BODIES = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success")
-LABELLED = ("metric", "selectbox", "multiselect", "radio", "number_input", "slider", "button", "file_uploader",
-            "download_button", "checkbox", "text_input")
-
-
-def markdown_shown(at: AppTest) -> list[str]:
-    """The Markdown source of every element body and label on the page, as it reaches the browser."""
-    bodies = [e.value for kind in BODIES for e in getattr(at, kind)]
-    return bodies + [e.proto.label for kind in LABELLED for e in at.get(kind)]
-
-
-def rendered(markdown: str) -> str:
-    """The text a CommonMark renderer shows for ``markdown``, failing on any link or image in it."""
-    out = markdown_it.MarkdownIt("commonmark").render(markdown)
-    assert "<a " not in out and "<img " not in out, markdown
-    return html.unescape(out)
 
 
 def test_page_shows_file_and_column_names_as_typed() -> None:
