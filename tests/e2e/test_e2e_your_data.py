@@ -1,6 +1,12 @@
-"""The "Your data" page in a browser: upload a CSV, train, read the charts, download the predictions."""
+"""The "Your data" page in a browser: upload a CSV, train, read the charts, download the predictions.
+
+Column and file names are the visitor's text: the tests use names that are Markdown links and
+images, or spreadsheet formulas, and check what the browser shows and what the download holds.
+"""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -9,12 +15,14 @@ import stdriver
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
+LINK, IMAGE = "[x](https://evil.example)", "![t](http://host/t.png)"
 
 
-def _csv(n: int = 150) -> bytes:
+def _csv(n: int = 150, input_name: str = "a", text_name: str = "label") -> bytes:
     rng = np.random.default_rng(0)
     a = rng.uniform(-2, 2, n)
-    frame = pd.DataFrame({"a": a, "label": [f"r{i}" for i in range(n)], "y": np.sin(2 * a) + 0.2 * rng.normal(size=n)})
+    frame = pd.DataFrame({input_name: a, text_name: [f"r{i}" for i in range(n)],
+                          "y": np.sin(2 * a) + 0.2 * rng.normal(size=n)})
     return frame.to_csv(index=False).encode()
 
 
@@ -30,33 +38,51 @@ def _upload(page: Page, name: str, data: bytes) -> None:
                                                                     "buffer": data}]))
 
 
+def _as_typed(text: str) -> re.Pattern[str]:
+    """``text`` as the page shows it: Streamlit's Markdown puts an invisible word joiner (U+2060)
+    after an escaped ``http:``, which the match skips."""
+    return re.compile("\u2060?".join(map(re.escape, text)))
+
+
+def _no_link_or_image_from_the_visitor(page: Page) -> None:
+    main = page.get_by_test_id("stMain")
+    assert main.locator("a[href*='evil.example']").count() == 0
+    assert main.locator("img[src*='host']").count() == 0
+
+
 def test_upload_train_and_download(your_data: Page, screenshot) -> None:
     page = your_data
-    _upload(page, "line.csv", _csv())
+    _upload(page, "line.csv", _csv(input_name="=a"))
     expect(page.get_by_text("Columns with text: label")).to_be_visible()
     stdriver.set_number(page, "yd_steps", 800)
     stdriver.rerun_after(page, lambda: stdriver.click(page, "yd_train"))
     for key in ("yd_pred_chart", "yd_cal_chart", "yd_band_chart"):
         page.locator(f".st-key-{key} .js-plotly-plot").wait_for(state="visible", timeout=60_000)
+    expect(page.get_by_text("line.csv: y from =a")).to_be_visible()
     page.locator(".st-key-yd_pred_chart").scroll_into_view_if_needed()
     screenshot(page, "charts")
     metrics = page.get_by_test_id("stMetric").all_inner_texts()
     assert any("test log-likelihood" in m for m in metrics) and any("95% coverage" in m for m in metrics)
     table = stdriver.download_csv(page, page.locator(".st-key-yd_download button"))
-    assert len(table) == 30 and {"row", "a", "y (actual)", "mean", "lower_95", "upper_95"} <= set(table.columns)
-    assert (table["lower_95"] <= table["upper_95"]).all()
+    # the input "=a" is a formula to a spreadsheet: the download names it '=a
+    assert len(table) == 30 and {"row", "'=a", "y (actual)", "mean", "lower_95", "upper_95"} <= set(table.columns)
+    assert (table["lower_95"] <= table["upper_95"]).all() and (table["mean"] < 0).any()
     assert not stdriver.exception_texts(page)
 
 
 def test_bad_file_and_bad_columns_get_messages(your_data: Page) -> None:
     page = your_data
-    _upload(page, "notes.csv", b"\xff\xfe\x00\x01")
-    expect(page.get_by_test_id("stAlert").filter(has_text="notes.csv")).to_be_visible()
-    _upload(page, "line.csv", _csv())
+    _upload(page, f"{IMAGE}.csv", b"\xff\xfe\x00\x01")
+    alert = page.get_by_test_id("stAlert")
+    expect(alert.filter(has_text=_as_typed(f"{IMAGE}.csv: the file is not UTF-8"))).to_be_visible()
+    _no_link_or_image_from_the_visitor(page)
+    _upload(page, "line.csv", _csv(text_name=LINK))
+    expect(page.get_by_text(_as_typed(f"Columns with text: {LINK}"))).to_be_visible()
     multiselect = page.locator(".st-key-yd_inputs")
     multiselect.click()
-    stdriver.rerun_after(page, lambda: page.get_by_role("option", name="label").click())
+    stdriver.rerun_after(page, lambda: page.get_by_role("option", name=LINK, exact=True).click())
     page.keyboard.press("Escape")
     stdriver.rerun_after(page, lambda: stdriver.click(page, "yd_train"))
-    expect(page.get_by_test_id("stAlert").filter(has_text="column 'label' holds text")).to_be_visible()
+    expect(alert.filter(has_text=_as_typed(f"column '{LINK}' holds text"))).to_be_visible()
+    _no_link_or_image_from_the_visitor(page)
     assert not stdriver.exception_texts(page)
