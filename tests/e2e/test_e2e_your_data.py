@@ -39,8 +39,8 @@ def _upload(page: Page, name: str, data: bytes) -> None:
 
 
 def _as_typed(text: str) -> re.Pattern[str]:
-    """``text`` as the page shows it: Streamlit's Markdown puts an invisible word joiner (U+2060)
-    after an escaped ``http:``, which the match skips."""
+    """``text`` as the page shows it: escape_markdown puts an invisible word joiner (U+2060) after
+    the ``:`` of ``://`` (so that it is no autolink), which the match skips."""
     return re.compile("\u2060?".join(map(re.escape, text)))
 
 
