@@ -23,8 +23,10 @@ from dashboard import result
 from dashboard.figures.band import BandData, band_data, update_band
 from dashboard.figures.loss import update_loss
 from dashboard.model import link, runner
+from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
 from dashboard.model.runs import RunRequests
+from dashboard.model.text import escape_markdown
 
 SHOWN = "shown_fit"
 REQUESTS = RunRequests(pending_key="pending_fit", stopped_key="stopped_fit")
@@ -47,6 +49,25 @@ class Shown:
 def stop() -> None:
     """Stop button callback: forget the running request so the rerun does not restart it."""
     REQUESTS.stop(st.session_state)
+
+
+def refusal(state: AppState) -> str | None:
+    """Why the dashboard's caps refuse to train ``state`` (Markdown-escaped), or None if they allow it.
+
+    Asked before a run starts, so that a run too heavy for the server says so once, with what to
+    lower, instead of starting, failing and leaving "press Train" on the page; nothing is pending then."""
+    try:
+        check_training_work(state.config, len(state.points))
+    except bnn.BNNError as exc:
+        REQUESTS.done(st.session_state)
+        return escape_markdown(exc)
+    return None
+
+
+def not_trained(reason: str, on_screen: bool) -> str:
+    """The one message of a run that did not happen; ``reason`` is already escaped."""
+    return f"Not trained: {reason}." + (" The band below is the last finished fit, of other settings."
+                                        if on_screen else "")
 
 
 def wants_training(key: runner.Key, clicked: bool) -> bool:
@@ -141,7 +162,7 @@ def current_fit() -> Shown | None:
             fitted = runner.train(state, on_wait=lambda waited: slot.warning(
                 f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"))
     except bnn.BNNError as exc:
-        slot.error(f"Could not fit: {exc}", icon="⚠️")
+        slot.error(f"Could not fit: {escape_markdown(exc)}", icon="⚠️")
         return None
     slot.empty()
     st.session_state[SHOWN] = Shown(runner.key_of(state), fitted, state)
@@ -149,14 +170,15 @@ def current_fit() -> Shown | None:
 
 
 def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
-    """Train ``state`` with live updates; None (and a message) if the caps or the server refuse it."""
+    """Train ``state`` with live updates; None (and a message in ``live.notice``) if the caps or the
+    server refuse it."""
     key = runner.key_of(state)
     REQUESTS.ask(st.session_state, key)
     try:
         fitted = runner.train(state, live.on_progress, live.on_wait)
     except bnn.BNNError as exc:
         REQUESTS.done(st.session_state)
-        live.notice.error(f"Not trained: {exc}. The last result stays on screen.", icon="⚠️")
+        live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon="⚠️")
         return None
     REQUESTS.done(st.session_state)
     live.notice.empty()

@@ -13,6 +13,7 @@ from dashboard import live, pin, result, session, sidebar
 from dashboard import points as points_panel
 from dashboard.model import runner
 from dashboard.model.link import AppState
+from dashboard.model.text import escape_markdown
 from dashboard.model.view import View
 
 
@@ -27,8 +28,9 @@ def last_good(name: str, value: object, default: object) -> object:
 def link_problems() -> None:
     problems = st.session_state.get(session.LINK_PROBLEMS)
     if problems:
+        # each problem quotes the link's text: escaped, so the list stays the app's only Markdown
         st.warning("This link had values that could not be used; defaults were put in their place:\n\n"
-                   + "\n".join(f"- {p}" for p in problems), icon="🔗")
+                   + "\n".join(f"- {escape_markdown(p)}" for p in problems), icon="🔗")
         st.button("Dismiss", key="dismiss_link_problems",
                   on_click=lambda: st.session_state.pop(session.LINK_PROBLEMS, None))
 
@@ -38,14 +40,15 @@ def training_panel(state: AppState, fn: object) -> None:
     clicked = buttons[0].button("Train", key="train", type="primary", width="stretch")
     key = runner.key_of(state)
     fitted = runner.CACHE.get(key)
-    training = fitted is None and live.wants_training(key, clicked)
+    refused = None if fitted is not None else live.refusal(state)
+    training = refused is None and fitted is None and live.wants_training(key, clicked)
     stop_slot = buttons[1].empty()
     if training:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
     buttons[2].toggle("Auto-train", key="auto_train", persist_state="session",
                       help="Train again whenever a setting or a point changes.")
     log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
-    status, notice, band_slot = st.empty(), st.empty(), st.empty()
+    status, notice, band_slot, band_note = st.empty(), st.empty(), st.empty(), st.empty()
     pin_slot, loss_slot = st.container(), st.empty()
     pinned = pin.pinned_band(state.view)
     if training:
@@ -55,11 +58,16 @@ def training_panel(state: AppState, fn: object) -> None:
     if not training and fitted is not None:
         st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
     shown: live.Shown | None = st.session_state.get(live.SHOWN)
-    if shown is None:
+    if refused is not None:  # one message, whether or not an older fit is on screen
+        status.error(live.not_trained(refused, on_screen=shown is not None), icon="⚠️")
+    elif shown is not None:
+        live.describe(status, shown, key)
+    elif not training:  # a run that failed has said why in the notice
         status.info("Press **Train** to fit these points.")
+    if shown is None:
         return
-    live.describe(status, shown, key)
-    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned)
+    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned,
+                    band_note=band_note)
     with pin_slot:
         pin.panel(shown, state.view)
 

@@ -14,9 +14,11 @@ import streamlit as st
 from dashboard import live, result
 from dashboard.figures.band import BandData
 from dashboard.model import pin
+from dashboard.model.text import escape_markdown
 from dashboard.model.view import View
 
 PINNED = "pinned_fit"
+MISSING = "—"  # a metric of a region the plotted range does not reach (NaN): Streamlit would print "None"
 
 
 def pinned() -> live.Shown | None:
@@ -59,11 +61,13 @@ def panel(shown: live.Shown, view: View) -> None:
     table = pin.comparison(metrics(held, view), metrics(shown, view))
     number = st.column_config.NumberColumn
     with st.container(key="pin_table"):
-        st.dataframe(table, width="stretch", column_config={
+        st.dataframe(table, width="stretch", placeholder=MISSING, column_config={
             "pinned": number(format="%.4g"), "current": number(format="%.4g"),
             "difference": number("current − pinned", format="%+.3g")})
         changes = pin.config_changes(held.state.config, shown.state.config)
         if held.state.points != shown.state.points:
             changes.append("the points")
-        st.caption(f"Pinned: {pin.describe(held.state.config, len(held.state.points))}. "
-                   + (f"Changed since: {'; '.join(changes)}." if changes else "The current run has the same settings."))
+        # settings a link may have set: escaped like all the visitor's input
+        st.caption(escape_markdown(f"Pinned: {pin.describe(held.state.config, len(held.state.points))}. ")
+                   + (escape_markdown(f"Changed since: {'; '.join(changes)}.") if changes
+                      else "The current run has the same settings."))

@@ -2,8 +2,10 @@
 
 Generating, resetting and uploading replace the point set through button and upload
 callbacks (before the table is drawn); editing the table changes it in place. A bad
-edit or file gets its message under the control, the table keeps the visitor's
-edits, and the last good point set stays in use until the table is good again.
+edit, file or formula gets its message under the control, the table and the formula box
+keep what the visitor typed, and the last good point set and formula stay in use until
+the input is good again. Every message that quotes the visitor's text (a cell, a file
+name, a formula) goes through :func:`dashboard.model.text.escape_markdown`.
 """
 
 from __future__ import annotations
@@ -15,20 +17,16 @@ import streamlit as st
 
 from bnn import toys
 from bnn.errors import BNNError, ExpressionError
+from bnn.expr import compile_expression
 from dashboard import session
 from dashboard.model import points as pts
 from dashboard.model.limits import LIMITS
 from dashboard.model.points import Points
+from dashboard.model.text import clip, escape_markdown
 
 KEEP = "session"
 GEN_ERROR, UPLOAD_ERROR = "gen_error", "upload_error"
-
-
-def compile_formula(text: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The engine's safe parser, imported when first needed."""
-    from bnn.expr import compile_expression
-
-    return compile_expression(text)
+LAST_FORMULA = "last_good_formula"  # the last formula that compiled: the true function while the box holds a bad one
 
 
 def true_function(choice: str, expression: str) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -36,7 +34,11 @@ def true_function(choice: str, expression: str) -> Callable[[np.ndarray], np.nda
     if choice == session.NO_FUNCTION:
         return None
     if choice == session.FORMULA:
-        return compile_formula(expression)
+        # The box takes any length (a max_chars would cut a pasted formula without a word): the cap is here.
+        if len(expression.strip()) > LIMITS.expression_chars:
+            raise ExpressionError(f"the formula is {len(expression.strip()):,} characters long; at most "
+                                  f"{LIMITS.expression_chars} are allowed here")
+        return compile_expression(expression)
     return toys.get(choice)
 
 
@@ -68,7 +70,7 @@ def _generate() -> None:
                              seed=int(ss["gen_seed"]))
         session.set_points(Points.of(x, y))  # checks the dashboard's cap on the number of points
     except BNNError as exc:
-        ss[GEN_ERROR] = str(exc)
+        ss[GEN_ERROR] = escape_markdown(exc)
 
 
 def _reset() -> None:
@@ -87,7 +89,7 @@ def _upload() -> None:
     try:
         points = pts.from_csv(file.getvalue())
     except BNNError as exc:
-        ss[UPLOAD_ERROR] = f"{file.name}: {exc}"
+        ss[UPLOAD_ERROR] = f"{escape_markdown(clip(file.name))}: {escape_markdown(exc)}"
         return
     ss["function"] = session.NO_FUNCTION  # an uploaded set has no known true function
     session.set_points(points)
@@ -100,18 +102,21 @@ def function_picker() -> tuple[str, str, Callable[[np.ndarray], np.ndarray] | No
     labels |= {session.FORMULA: "a formula of x…", session.NO_FUNCTION: "none (unknown)"}
     choice = st.selectbox("True function", options, format_func=labels.get, key="function", persist_state=KEEP,
                           help="Drawn as a dashed line, and used by Generate.")
-    text = ""
-    if choice == session.FORMULA:
-        text = st.text_input("f(x) =", key="expression", max_chars=LIMITS.expression_chars, persist_state=KEEP,
-                             help="Numbers, x, + - * / ^, sin, cos, exp, log, sqrt, abs, where(c, a, b), pi, e …")
+    if choice != session.FORMULA:
+        return ("" if choice == session.NO_FUNCTION else choice), "", true_function(choice, "")
+    text = st.text_input("f(x) =", key="expression", persist_state=KEEP,
+                         help=f"Numbers, x, + - * / ^, sin, cos, exp, log, sqrt, abs, where(c, a, b), pi, e … "
+                              f"(up to {LIMITS.expression_chars} characters)")
     try:
         fn = true_function(choice, text)
     except BNNError as exc:
-        st.error(str(exc), icon="⚠️")
-        return "", "", None
-    if choice == session.FORMULA:
-        return "", text.strip(), fn
-    return ("" if choice == session.NO_FUNCTION else choice), "", fn
+        last = st.session_state.get(LAST_FORMULA)
+        kept = (f"The true function stays f(x) = {escape_markdown(clip(last))} until the formula is fixed."
+                if last else "No true function is drawn until the formula is fixed.")
+        st.error(f"{escape_markdown(exc)}. {kept}", icon="⚠️")
+        return ("", last, true_function(choice, last)) if last else ("", "", None)
+    st.session_state[LAST_FORMULA] = text.strip()
+    return "", text.strip(), fn
 
 
 def generator() -> None:
@@ -127,7 +132,7 @@ def generator() -> None:
     left.button("Generate points", key="generate", on_click=_generate, width="stretch")
     right.button("The article's six points", key="reset_points", on_click=_reset, width="stretch")
     if st.session_state.get(GEN_ERROR):
-        st.error(st.session_state[GEN_ERROR], icon="⚠️")
+        st.error(st.session_state[GEN_ERROR], icon="⚠️")  # escaped when it was stored
 
 
 def table() -> Points | None:
@@ -147,8 +152,8 @@ def table() -> Points | None:
     try:
         points = pts.from_editor(edited)
     except BNNError as exc:
-        st.error(f"{exc}. The last good points are used until the table is fixed; your edits stay in it.",
-                 icon="⚠️")
+        st.error(f"{escape_markdown(exc)}. The last good points are used until the table is fixed; your edits "
+                 "stay in it.", icon="⚠️")
         return None
     ss[session.POINTS] = points
     return points
@@ -165,7 +170,7 @@ def render() -> tuple[Points, str, str, Callable[[np.ndarray], np.ndarray] | Non
     st.file_uploader("Upload a CSV with columns x and y", type=["csv"], key="upload", on_change=_upload,
                      max_upload_size=max(1, LIMITS.upload_bytes // 1_000_000))
     if st.session_state.get(UPLOAD_ERROR):
-        st.error(st.session_state[UPLOAD_ERROR], icon="⚠️")
+        st.error(st.session_state[UPLOAD_ERROR], icon="⚠️")  # escaped when it was stored
     st.download_button("Download the points (CSV)", pts.to_csv(points), file_name="points.csv", mime="text/csv",
                        key="download_points", on_click="ignore")
     return points, toy, expression, fn

@@ -11,6 +11,7 @@ from bnn.evaluation import weights
 from dashboard import live
 from dashboard.figures.posterior import functions_figure, weights_figure
 from dashboard.model.limits import LIMITS
+from dashboard.model.text import escape_markdown
 
 
 def summary_table(groups: list[weights.WeightGroup], prior_sigma: float) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def weight_section(shown: live.Shown) -> None:
     cols[3].metric("final KL(q ‖ p)", f"{fitted.history['kl'].iloc[-1]:.4g}")
     notes = weights.warnings(fitted)
     for note in notes:
-        st.warning(note, icon="⚠️")
+        st.warning(escape_markdown(note), icon="⚠️")  # it quotes the prior σ the visitor chose
     if not notes:
         st.success(f"No warning: fewer than {weights.WARN_FRACTION:.0%} of the σ have collapsed (below "
                    f"{weights.COLLAPSED_RATIO:.0%} of the prior's) or stayed at the prior.", icon="✅")

@@ -25,6 +25,8 @@ from dashboard.model import runner
 from dashboard.model.limits import LIMITS, affordable_predict_samples
 from dashboard.model.link import AppState, Encoded
 from dashboard.model.points import Points
+from dashboard.model.text import escape_markdown
+from dashboard.model.truth import Drawn, drawable
 from dashboard.model.view import View
 from dashboard.points import truth_on
 
@@ -46,10 +48,18 @@ def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[band.Ban
 def band_figure(data: band.BandData, view: View, points: Points, fn: Callable[[np.ndarray], np.ndarray] | None,
                 title: str = "", pinned: band.BandData | None = None) -> go.Figure:
     """The band plot as the page shows it (with the pinned run's band under it, if any)."""
-    truth = truth_on(fn, data.table["x"].to_numpy())
-    fig = band.band_figure(data, view, points=(points.x, points.y), truth=truth, title=title, pinned=pinned)
+    truth = drawn_truth(fn, data)
+    fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
+                           title=title, pinned=pinned)
     fig.update_layout(height=460)
     return fig
+
+
+def drawn_truth(fn: Callable[[np.ndarray], np.ndarray] | None, data: band.BandData) -> Drawn | None:
+    """The true function on the band's grid as drawn (gaps where it cannot be), or None without one."""
+    x = data.table["x"].to_numpy()
+    values = truth_on(fn, x)
+    return None if values is None else drawable(x, values)
 
 
 def loss_figure(history: pd.DataFrame, log: bool) -> go.Figure:
@@ -64,13 +74,18 @@ def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> N
 
 def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
              band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
-             log_scale: bool, pinned: band.BandData | None = None) -> None:
-    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads."""
+             log_scale: bool, pinned: band.BandData | None = None,
+             band_note: st.delta_generator.DeltaGenerator | None = None) -> None:
+    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads.
+    ``band_note``: where a note on the band goes (under it), if not in the flow of the page."""
     data, samples = band_data(fitted, key, state.view)
     if samples < state.view.samples:
         st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
                    f"{state.view.samples}, to keep the page quick.")
     show(band_slot, band_figure(data, state.view, state.points, fn, pinned=pinned), key="band_chart")
+    truth = drawn_truth(fn, data)
+    if truth is not None and truth.note:
+        (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
     show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")
     if log_scale and (fitted.history[["total", "nll"]] <= 0).any().any():
         st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")

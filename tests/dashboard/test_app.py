@@ -7,14 +7,18 @@ only the first test pays for it.
 
 from __future__ import annotations
 
+import ast
 import base64
+import dataclasses
 import io
 import json
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import markdown_it  # the CommonMark reference parser (a dev dependency)
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,11 +27,13 @@ from streamlit.testing.v1 import app_test as app_test_module
 
 import bnn
 from bnn.predict import SUMMARY_COLUMNS
+from dashboard import session
 from dashboard.live import SHOWN
 from dashboard.model import pin, runner
-from dashboard.model.limits import LIMITS
+from dashboard.model.limits import LIMITS, check_training_work
 from dashboard.model.link import AppState, decode
 from dashboard.model.points import Points
+from dashboard.model.text import WORD_JOINER
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120  # seconds; a first load trains ~1 s alone, several times that on a busy CI machine
@@ -39,8 +45,26 @@ def main_page(query: dict[str, str] | None = None) -> AppTest:
     return at.run()
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash-escaped ASCII punctuation character
+
+
+def rendered(markdown: str) -> str:
+    """The text a visitor reads of a message: AppTest holds its Markdown source, in which the
+    visitor's text is backslash-escaped and its autolinks broken by an invisible word joiner
+    (dashboard.model.text.escape_markdown)."""
+    return _ESCAPED.sub(r"\1", markdown).replace(WORD_JOINER, "")
+
+
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [rendered(e.value) for e in at.error]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [rendered(w.value) for w in at.warning]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [rendered(c.value) for c in at.caption]
 
 
 def shown_config(at: AppTest) -> bnn.Config:
@@ -54,7 +78,7 @@ def test_first_load_trains_and_shows_the_articles_run() -> None:
     shown = at.session_state[SHOWN]
     assert shown.fitted.config == bnn.Config()
     assert shown.state.points == Points.article()
-    assert any("Trained 2,000 epochs" in c.value for c in at.caption)
+    assert any("Trained 2,000 epochs" in c for c in captions(at))
     assert at.query_params == {}  # the article's state is the empty link
     keys = {d.key for d in at.download_button}
     assert {"download_predictions", "download_config", "download_model", "download_points"} <= keys
@@ -101,6 +125,14 @@ def test_view_controls_redraw_without_training_and_reach_the_link() -> None:
     at.run()
     assert not errors(at) and at.session_state[SHOWN].fitted is fitted  # same fit, no retraining
     assert at.query_params == {"samples": "300", "level": "0.8", "inner": "0.5", "band": "y"}
+
+
+def test_presets_are_frozen_and_build_a_state() -> None:
+    for preset in session.PRESETS.values():
+        assert isinstance(preset, session.Preset) and isinstance(preset.build(), AppState)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            preset.label = "changed"  # type: ignore[misc]
+    assert session.PRESETS["gap"].build().toy == "gap"
 
 
 def test_presets_set_controls_and_points() -> None:
@@ -166,7 +198,7 @@ def test_pin_keeps_a_run_drawn_and_compares_the_next_one_with_it() -> None:
     np.testing.assert_allclose(table["pinned"], list(expected_pinned.values()), rtol=1e-9)
     np.testing.assert_allclose(table["difference"], table["current"] - table["pinned"])
     assert (table["difference"].abs() > 0).sum() >= 4  # another seed and a tenth of the epochs: other numbers
-    assert any("Changed since: epochs 2,000 → 300; seed 0 → 5" in c.value for c in at.caption)
+    assert any("Changed since: epochs 2,000 → 300; seed 0 → 5" in c for c in captions(at))
     at.button(key="unpin").click().run()
     assert not any(name.startswith("pinned") for name in band_traces(at))
     assert not any(d.value.index.name == "metric" for d in at.dataframe) and not at.button(key="pin").disabled
@@ -211,7 +243,7 @@ def test_bad_table_edits_get_a_message_and_keep_the_last_good_points() -> None:
          "row 7, x: '1e300' is outside"),
         ({"edited_rows": {}, "added_rows": [{"x": "0.5"}], "deleted_rows": []}, "row 7, y: the cell is empty"),
         ({"edited_rows": {}, "added_rows": [], "deleted_rows": [0, 1, 2, 3, 4, 5]}, "the table is empty"),
-        ({"edited_rows": {}, "added_rows": [{"x": "0", "y": "0"}] * 2001, "deleted_rows": []}, "at most 2,000"),
+        # (a table over the cap on points: tests/dashboard/model/test_points.py, on the parser alone)
     ]:
         at.session_state["points_editor"] = edit
         at.run()
@@ -258,7 +290,7 @@ def test_a_good_upload_replaces_the_points() -> None:
 def test_a_hand_edited_link_gets_a_message_and_defaults() -> None:
     at = main_page({"epochs": "abc", "lr": "0.05", "pts": "%%%", "act": "soft"})
     assert not at.exception
-    text = " ".join(w.value for w in at.warning)
+    text = " ".join(warnings(at))
     assert "epochs='abc'" in text and "act='soft'" in text and "points could not be read" in text
     assert shown_config(at) == bnn.Config(lr=0.05)  # the good value survives
     at.button(key="dismiss_link_problems").click().run()
@@ -281,7 +313,7 @@ def test_a_link_reproduces_the_state_it_was_made_from() -> None:
 
 def test_a_link_whose_points_did_not_fit_says_so() -> None:
     at = main_page({"npts": "1500", "epochs": "45"})
-    assert any("1,500 points were too many to travel in a link" in w.value for w in at.warning)
+    assert any("1,500 points were too many to travel in a link" in w for w in warnings(at))
     assert at.session_state[SHOWN].state.points == Points.article() and shown_config(at).epochs == 45
 
 
@@ -301,7 +333,117 @@ def test_a_run_over_the_work_budget_is_refused_with_a_message() -> None:
     at.number_input(key="train_samples").set_value(64)
     at.button(key="train").click().run()
     assert not at.exception
-    assert any("heavier than one visitor may ask" in e for e in errors(at))
+    # one message, which says what to lower; nothing on the page says "press Train" (it would fail again)
+    [message] = errors(at)
+    assert "heavier than one visitor may ask" in message and "lower the epochs to at most" in message
+    assert "the last finished fit, of other settings" in message and not at.info
+
+
+HEAVY_LINK = {"hidden": "256-256-256", "epochs": "20000", "mc": "64"}  # each within its cap, not all three
+
+
+def test_a_link_over_the_work_budget_says_one_thing_and_what_to_lower() -> None:
+    at = main_page(HEAVY_LINK)
+    for _ in range(2):  # on opening the link, and again after a press on Train
+        assert not at.exception and SHOWN not in at.session_state and not at.info
+        [message] = errors(at)
+        assert message.startswith("Not trained: this run is about") and "lower the epochs to at most" in message
+        assert "on screen" not in message and "last finished fit" not in message  # nothing is on screen
+        at.button(key="train").click().run()
+    # the epochs it names are the most the budget allows: that many pass the caps, one more does not
+    most = int(re.search(r"epochs to at most ([\d,]+)", message).group(1).replace(",", ""))
+    config = bnn.Config(hidden=(256, 256, 256), epochs=most, train_samples=64)
+    check_training_work(config, len(Points.article()))
+    with pytest.raises(bnn.ConfigError):
+        check_training_work(config.replace(epochs=most + 1), len(Points.article()))
+
+
+# ---- the visitor's text is shown as typed, never as Markdown ---------------------------------------------
+HOSTILE_LINK = {"epochs": "[CLICK](https://evil.example/x)", "lr": "![t](http://host/track.png)", "__proto__": "1"}
+
+
+def as_html(markdown: str) -> str:
+    return markdown_it.MarkdownIt("commonmark").render(markdown)
+
+
+def test_a_hostile_link_is_quoted_literally_in_its_warning() -> None:
+    at = main_page(HOSTILE_LINK)
+    assert not at.exception
+    [warning] = at.warning
+    html = as_html(warning.value)
+    assert "<a" not in html and "<img" not in html and "<strong>" not in html and "<em>" not in html
+    assert html.count("<li>") == 3  # the app's own list of problems is still a list
+    text = rendered(warning.value)
+    for shown in ("epochs='[CLICK](https://evil.example/x)'", "lr='![t](http://host/track.png)'", "'__proto__'"):
+        assert shown in text, text
+    assert shown_config(at) == bnn.Config()  # the defaults stood in
+
+
+def test_a_formula_is_quoted_literally_in_its_message() -> None:
+    at = main_page()
+    at.selectbox(key="function").set_value("formula").run()
+    at.text_input(key="expression").set_value("x**x**x**x").run()
+    at.button(key="generate").click().run()  # x^x is undefined for negative x: refused, quoting the formula
+    [message] = [e.value for e in at.error]
+    assert "'x**x**x**x' is not a number" in rendered(message)
+    assert "<strong>" not in as_html(message) and "<em>" not in as_html(message)
+
+
+def test_an_uploaded_file_name_and_its_cells_are_quoted_literally() -> None:
+    at = main_page()
+    name = "[pts](https://evil.example).csv"
+    at.file_uploader(key="upload").upload(name, b"x,y\n**1**,2\n", "text/csv").run()
+    [message] = [e.value for e in at.error]
+    assert "<a" not in as_html(message) and "<strong>" not in as_html(message)
+    assert rendered(message).startswith(f"{name}: row 1, x: '**1**' is not a number")
+
+
+# ---- formulas, the true function, CSV separators, the pin table -----------------------------------------
+def test_a_formula_over_the_length_cap_is_refused_and_the_last_good_one_stays() -> None:
+    at = main_page()
+    at.selectbox(key="function").set_value("formula").run()
+    at.text_input(key="expression").set_value("2*x + 1").run()
+    assert at.query_params["expr"] == "2*x + 1" and "true function" in band_traces(at)
+    long = "x + 0." + "0" * 240 + "1"  # a good formula of 247 characters: a max_chars box would cut it silently
+    at.text_input(key="expression").set_value(long).run()
+    assert not at.exception
+    [message] = errors(at)
+    assert "the formula is 247 characters long; at most 200 are allowed here" in message
+    assert "stays f(x) = 2*x + 1" in message
+    assert at.query_params["expr"] == "2*x + 1"  # the last good formula is still the true function...
+    truth = band_traces(at)["true function"]
+    np.testing.assert_allclose(truth["y"], 2 * np.linspace(-5, 5, LIMITS.grid) + 1)  # ...and it is drawn
+    assert at.text_input(key="expression").value == long  # the visitor's text stays in the box
+
+
+def test_a_true_function_that_overflows_says_where_it_is_not_drawn() -> None:
+    at = main_page({"expr": "exp(x)", "xmin": "-1000", "xmax": "1000"})
+    assert not at.exception and not errors(at)
+    note = next(c for c in captions(at) if c.startswith("The true function is not drawn"))
+    # exp overflows past x = 709.8; the grid's points are 1000/49.5 = 20.2 apart
+    assert "undefined or infinite for x in [717.2, 1000]" in note and "beyond ±1e6 for x in [30.3, 697]" in note
+    truth = band_traces(at)["true function"]["y"]
+    grid = np.linspace(-1000, 1000, LIMITS.grid)
+    drawn = grid < 14  # exp(x) <= 1e6 for x <= 13.8
+    np.testing.assert_allclose(truth[drawn], np.exp(grid[drawn]))
+    assert np.isnan(truth[~drawn]).all()
+
+
+def test_a_semicolon_csv_is_read_and_a_decimal_comma_gets_a_hint() -> None:
+    at = main_page()
+    at.file_uploader(key="upload").upload("mine.csv", b"x;y\n0.5;1\n1;2\n", "text/csv").run()
+    assert not errors(at) and at.session_state["points"].x.tolist() == [0.5, 1.0]
+    at.file_uploader(key="upload").upload("comma.csv", b"x;y\n0,5;1\n", "text/csv").run()
+    assert any("row 1, x: '0,5' is not a number: write 0.5" in e for e in errors(at)), errors(at)
+    assert at.session_state["points"].x.tolist() == [0.5, 1.0]  # the last good points stay
+
+
+def test_the_pin_table_shows_a_dash_for_a_region_the_view_does_not_reach() -> None:
+    at = main_page({"xmin": "-2", "xmax": "2"})  # the article's points span [-2, 2]: nothing is far from them
+    at.button(key="pin").click().run()
+    element = next(d for d in at.dataframe if d.value.index.name == "metric")
+    assert np.isnan(element.value.loc["epistemic std far from the data", "pinned"])
+    assert element.proto.placeholder == "—"  # Streamlit would print "None" in the cell
 
 
 # ---- downloads -------------------------------------------------------------------------------------
@@ -389,7 +531,17 @@ def test_posterior_page_warns_when_sigma_collapses() -> None:
 
     at.session_state[SHOWN] = Shown(runner.key_of(AppState()), fitted, AppState())
     at.run()
-    assert any("close to a single network" in w.value for w in at.warning)
+    assert any("close to a single network" in w for w in warnings(at))
+
+
+# ---- the code --------------------------------------------------------------------------------------------
+def test_dashboard_modules_import_at_the_top_only() -> None:
+    """An import inside a function hides a dependency and pays for it on a visitor's click."""
+    for path in sorted((ROOT / "dashboard").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+                assert not inner, f"{path.relative_to(ROOT)}: {node.name} imports inside its body"
 
 
 # ---- the runner: cache, interruption, concurrency ------------------------------------------------------
