@@ -28,6 +28,7 @@ from bnn.io import safe_csv
 from bnn.predict import SUMMARY_COLUMNS, predictive_table
 from bnn.train import Fitted, Progress, fit
 from dashboard.model.limits import LIMITS, check_config, training_work
+from dashboard.model.points import sniff_separator
 
 MAX_BYTES = LIMITS.upload_bytes  # the dashboard's upload cap (.streamlit/config.toml matches it)
 MAX_ROWS = 20_000
@@ -52,7 +53,7 @@ def read_csv(data: bytes, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
         raise TableError("the file is not UTF-8 text: save it as CSV (UTF-8)") from None
     if not text.strip():
         raise TableError("the file is empty")
-    sep = _separator(text)
+    sep = sniff_separator(text)  # the main page's points CSV is sniffed the same way
     header = [name.strip() for name in next(csv.reader(io.StringIO(text), delimiter=sep))]
     if len(header) < 2:
         raise TableError("the file needs a header row and at least two columns (inputs and a target), "
@@ -73,14 +74,6 @@ def read_csv(data: bytes, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
         raise TableError(f"the file has more than {MAX_ROWS:,} rows; keep at most {MAX_ROWS:,}")
     frame.columns = header
     return frame
-
-
-def _separator(text: str) -> str:
-    """The most likely of , ; tab | (csv.Sniffer limited to those; a comma when unsure)."""
-    try:
-        return csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:

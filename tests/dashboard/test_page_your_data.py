@@ -55,6 +55,8 @@ def test_read_csv_accepts_a_byte_order_mark() -> None:
         (b"x,x\n1,2\n", "two columns are named 'x'"),
         (b",y\n1,2\n", "column 1 has no name"),
         (b"x,y\n1,2\n3,4,5,6\n", "cannot be read as CSV"),
+        # a ragged row: the sniffer cannot tell, the header's separator is used, and the row is named
+        (b"a;b;y\n1;2;3\n4;5;6;7\n", "cannot be read as CSV: .*Expected 3 fields in line 3"),
         (b"a" * (T.MAX_BYTES + 1), "at most"),
     ],
 )
