@@ -48,7 +48,7 @@ def fit_cache() -> runner.FitCache:
 
 def source_state(source: str) -> AppState:
     if source == "gap":
-        return session.PRESETS["gap"][2]()
+        return session.PRESETS["gap"].build()
     if source == "article":
         return AppState()
     shown = st.session_state.get(live.SHOWN)
