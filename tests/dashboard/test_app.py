@@ -339,6 +339,25 @@ def test_a_run_over_the_work_budget_is_refused_with_a_message() -> None:
     assert "the last finished fit, of other settings" in message and not at.info
 
 
+def test_a_diverging_run_says_so_and_keeps_the_last_good_band() -> None:
+    at = main_page()
+    before = at.session_state[SHOWN]
+    at.slider(key="layers").set_value(2).run()
+    for k in (1, 2):
+        at.number_input(key=f"units_{k}").set_value(64)
+    at.selectbox(key="activation").set_value("relu")
+    at.selectbox(key="init").set_value("scaled")
+    at.number_input(key="prior_sigma").set_value(1e6)
+    at.number_input(key="lr").set_value(10.0)
+    at.number_input(key="epochs").set_value(200).run()
+    at.button(key="train").click().run()
+    assert not at.exception
+    [message] = errors(at)
+    assert "training diverged" in message and "lower the learning rate (now 10)" in message
+    assert at.session_state[SHOWN].fitted is before.fitted  # the article's band stays on screen
+    assert not any(np.isnan(t["y"]).any() for t in band_traces(at).values() if t.get("y") is not None)
+
+
 HEAVY_LINK = {"hidden": "256-256-256", "epochs": "20000", "mc": "64"}  # each within its cap, not all three
 
 
