@@ -29,6 +29,7 @@ from bnn.predict import SUMMARY_COLUMNS, predictive_table
 from bnn.train import Fitted, Progress, fit
 from dashboard.model.limits import LIMITS, check_config, training_work
 from dashboard.model.points import sniff_separator
+from dashboard.model.text import clip
 
 MAX_BYTES = LIMITS.upload_bytes  # the dashboard's upload cap (.streamlit/config.toml matches it)
 MAX_ROWS = 20_000
@@ -99,7 +100,7 @@ def select(frame: pd.DataFrame, target: str, inputs: list[str]) -> tuple[np.ndar
         bad = values.isna() & frame[name].notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TableError(f"column '{name}' holds text, e.g. {frame[name].iloc[row]!r} in row {row + 1}; "
+            raise TableError(f"column '{name}' holds text, e.g. '{clip(str(frame[name].iloc[row]))}' in row {row + 1}; "
                              "only numeric columns can be used")
     table = frame[[*inputs, target]].apply(pd.to_numeric, errors="coerce").astype(np.float64)
     complete = table.dropna()

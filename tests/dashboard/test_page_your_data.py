@@ -101,6 +101,13 @@ def test_bad_column_choices_get_a_message(target: str, inputs: list[str], messag
         T.select(T.read_csv(line_csv(30)), target, inputs)
 
 
+def test_a_long_text_cell_is_quoted_short() -> None:
+    frame = T.read_csv(b"a,y\n" + b"z" * 5000 + b",1\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(20)))
+    with pytest.raises(T.TableError, match="column 'a' holds text, e.g. 'z{40}…' in row 1") as info:
+        T.select(frame, "y", ["a"])
+    assert len(str(info.value)) < 150
+
+
 def test_too_few_complete_rows() -> None:
     with pytest.raises(T.TableError, match="only 12 rows"):
         T.select(T.read_csv(line_csv(12)), "y", ["a"])
