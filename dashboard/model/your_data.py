@@ -194,7 +194,7 @@ def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str,
     f = fitted.sample_functions(x[test], samples=choices.samples, seed=config.seed + 1)  # (S, N_test)
     levels = tuple(sorted({*CALIBRATION_LEVELS, level}))
     scores = score(f, fitted.noise_sigma, y[test], levels)
-    reserved = {"row", "actual", *SUMMARY_COLUMNS}
+    reserved = {"row", "actual", *SUMMARY_COLUMNS, *_download_names(target, level).values()}
     names = [f"{c} (input)" if c in reserved else c for c in inputs]
     table = predictive_table(x[test], f, fitted.noise_sigma, level, names=names)
     table.insert(0, "row", (np.arange(1, len(y) + 1) if rows is None else rows)[test])
@@ -207,7 +207,11 @@ def predictions_csv(experiment: Experiment) -> bytes:
 
     The column names are the visitor's (a header ``=cmd|' /C calc'!A0`` is a formula to a
     spreadsheet), so the table is written with :func:`bnn.io.safe_csv`."""
-    level = f"{100 * experiment.level:g}"
-    out = experiment.predictions.rename(columns={"actual": f"{experiment.target} (actual)",
-                                                 "lower": f"lower_{level}", "upper": f"upper_{level}"})
+    out = experiment.predictions.rename(columns=_download_names(experiment.target, experiment.level))
     return safe_csv(out, float_format="%.6g").encode()
+
+
+def _download_names(target: str, level: float) -> dict[str, str]:
+    """Columns of the prediction table renamed for the download (inputs of these names are marked)."""
+    percent = f"{100 * level:g}"
+    return {"actual": f"{target} (actual)", "lower": f"lower_{percent}", "upper": f"upper_{percent}"}

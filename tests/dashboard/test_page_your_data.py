@@ -227,6 +227,18 @@ def test_reserved_input_names_do_not_clash_and_two_inputs_have_no_band() -> None
     assert band_for_one_input(e) is None
 
 
+def test_download_column_names_do_not_clash_with_the_inputs() -> None:
+    """The download names the target's column "<target> (actual)" and the bounds lower_95 and
+    upper_95: inputs of those names are marked as inputs, so every header names one column."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3))
+    y = x[:, 0] + 0.1 * rng.standard_normal(40)
+    e = T.run_experiment(x, y, ["lower_95", "y (actual)", "upper_95"], "y", T.ExperimentChoices(steps=50, samples=20))
+    header = next(csv.reader(io.StringIO(T.predictions_csv(e).decode())))
+    assert header[:5] == ["row", "lower_95 (input)", "y (actual) (input)", "upper_95 (input)", "y (actual)"]
+    assert len(set(header)) == len(header)
+
+
 def test_figures_show_column_names_as_typed() -> None:
     """Plotly draws <a href>, <b> and <br> in titles: a column name's tags must show as text
     (Plotly turns &lt; &gt; &amp; back into the characters)."""
