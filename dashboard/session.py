@@ -93,11 +93,6 @@ class Preset:
     help: str  # its tooltip
     build: Callable[[], AppState]  # the state it sets (built when pressed: some draw points)
 
-    def __getitem__(self, index: int) -> object:
-        """Transitional: ``PRESETS[name][2]`` as when presets were (label, help, build) tuples, until
-        dashboard/compare_page.py (another owner's file) calls ``PRESETS[name].build()``. Remove then."""
-        return (self.label, self.help, self.build)[index]
-
 
 def _gap() -> AppState:
     return AppState(points=Points.of(*toys.get("gap").default_points()), toy="gap",
