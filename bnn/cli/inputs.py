@@ -1,12 +1,14 @@
-"""The command line's inputs: points, grids and CSV files given as text, parsed and checked.
+"""The command line's inputs: points, grids, JSON and CSV files given as text, parsed and checked.
 
 Every malformed value raises :class:`UsageError` or another :class:`bnn.BNNError` with a
-message naming the option, which ``bnn.cli`` prints as one line.
+message naming the option, which ``bnn.cli`` prints as one line. Files are read with a
+bound by :mod:`bnn.cli.files`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import typing
 
@@ -14,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from bnn import toys
-from bnn.data import as_inputs, as_targets
-from bnn.errors import BNNError, ExpressionError, PointsError
+from bnn.cli.files import read_csv
+from bnn.data import MAX_POINTS, as_inputs, as_targets
+from bnn.errors import BNNError, ConfigError, ExpressionError, PointsError
 from bnn.expr import compile_expression
 
 DEFAULT_GRID = "-5:5:100"
-MAX_GRID = 100_000  # prediction points
+MAX_GRID = 100_000  # prediction points, from --grid or the rows of --x-csv
 MAX_DRAWS = 20_000_000  # samples x points: predict holds a few float64 arrays of this size (~160 MB each)
 EXPRESSION_RANGE, EXPRESSION_POINTS = (-2.0, 2.0), 20  # the article's data interval
 
@@ -69,8 +72,18 @@ def parse_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def parse_json(text: str, what: str) -> typing.Any:
+    """JSON text -> value, with ``json.loads`` (never evaluated); ConfigError naming ``what`` if malformed."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:  # json.loads recurses once per bracket: '[[[[...' must not end in a traceback
+        raise ConfigError(f"{what} is nested too deeply to be a config") from None
+
+
 def read_points_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
-    frame = _read_csv(path)
+    frame = read_csv(path, "--points-csv", max_rows=MAX_POINTS)
     x_cols = _input_columns(frame, path)
     if sorted(frame.columns) != sorted([*x_cols, "y"]):
         found = ", ".join(map(str, frame.columns))
@@ -80,17 +93,8 @@ def read_points_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_inputs_csv(path: str) -> np.ndarray:
-    frame = _read_csv(path)
+    frame = read_csv(path, "--x-csv", max_rows=MAX_GRID)
     return as_inputs(frame[_input_columns(frame, path)].to_numpy(), name=f"{path}: x")
-
-
-def _read_csv(path: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PointsError(f"{path} is not a readable CSV file ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def _input_columns(frame: pd.DataFrame, path: str) -> list[str]:

@@ -11,15 +11,14 @@ has a warm-up and a sampling phase).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from bnn.cli.inputs import parse_json
 from bnn.config import Config
-from bnn.errors import ConfigError
 from bnn.methods import METHODS, FittedMethod, MethodProgress, config_for, fit_method
 
 
@@ -37,11 +36,7 @@ def parse_method_options(name: str, text: str | None) -> Any:
     """The method's config dataclass from ``--method-options`` (checked before any training)."""
     if text is None:
         return config_for(name)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--method-options is not valid JSON: {exc}") from None
-    return config_for(name, data)
+    return config_for(name, parse_json(text, "--method-options"))
 
 
 def fit_with_progress(name: str, x: np.ndarray, y: np.ndarray, config: Config, settings: Any,

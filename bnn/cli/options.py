@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bnn.cli.inputs import DEFAULT_GRID, UsageError
+from bnn.cli.files import MAX_CONFIG_BYTES, read_text
+from bnn.cli.inputs import DEFAULT_GRID, UsageError, parse_json
 from bnn.config import Config
 from bnn.errors import ConfigError
 from bnn.predict import check_level, check_samples
@@ -120,8 +121,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """The --config file (or the defaults) with the options given on the command line on top."""
     base = Config()
     if args.config:
+        text = read_text(args.config, "--config", MAX_CONFIG_BYTES)
         try:
-            base = Config.from_json(read_text(args.config))
+            base = Config.from_dict(parse_json(text, "the --config file"))
         except ConfigError as exc:
             raise ConfigError(f"{args.config}: {exc}") from None
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
@@ -143,12 +145,3 @@ def check_prediction_options(args: argparse.Namespace) -> None:
 
 def write_table(table: pd.DataFrame, out: str | None) -> None:
     table.to_csv(sys.stdout if out in (None, "-") else out, index=False)
-
-
-def read_text(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except UnicodeDecodeError:
-        raise ConfigError("not a text (JSON) file") from None
-
-
