@@ -17,6 +17,7 @@ from bnn.cli.files import MAX_CONFIG_BYTES, read_text
 from bnn.cli.inputs import DEFAULT_GRID, UsageError, parse_json
 from bnn.config import Config
 from bnn.errors import ConfigError
+from bnn.io import safe_csv
 from bnn.predict import check_level, check_samples
 
 _CONFIG_HELP = {
@@ -144,4 +145,14 @@ def check_prediction_options(args: argparse.Namespace) -> None:
 
 
 def write_table(table: pd.DataFrame, out: str | None) -> None:
-    table.to_csv(sys.stdout if out in (None, "-") else out, index=False)
+    """The table as CSV on stdout (``out`` None or '-') or in the file ``out``.
+
+    Through :func:`bnn.io.safe_csv`, so no text cell or column name reads as a spreadsheet formula;
+    a table of numbers comes out byte for byte as ``table.to_csv(index=False)``."""
+    text = safe_csv(table)
+    if out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8", newline="")  # the line ends safe_csv chose, untranslated
+
+

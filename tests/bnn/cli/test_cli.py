@@ -243,3 +243,22 @@ def test_progress_bar_on_a_terminal_and_a_summary_line(monkeypatch: pytest.Monke
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["fit", "--help"]) == 0
     assert "--prior-sigma" in capsys.readouterr().out
+
+
+def test_tables_are_written_byte_for_byte_as_pandas_writes_numbers(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # Negative numbers start with '-' but are numbers, not text: safe_csv leaves them alone.
+    table = pd.DataFrame({"x0": [-5.0, 1e-12, 3.0], "x1": [0.1, -0.2, 2.5e9], "mean": [-1.5, 2.25, -1e9]})
+    cli_options.write_table(table, str(tmp_path / "t.csv"))
+    assert (tmp_path / "t.csv").read_bytes() == table.to_csv(index=False).encode()
+    cli_options.write_table(table, "-")
+    assert capsys.readouterr().out == table.to_csv(index=False)
+
+
+def test_text_a_spreadsheet_would_run_is_written_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = pd.DataFrame({"x": [-1.0, 2.0], "=label": ["=cmd|' /C calc'!A0", "plain"]})
+    expected = "x,'=label\n-1.0,'=cmd|' /C calc'!A0\n2.0,plain\n"
+    cli_options.write_table(table, str(tmp_path / "t.csv"))
+    assert (tmp_path / "t.csv").read_text() == expected
+    cli_options.write_table(table, None)
+    assert capsys.readouterr().out == expected
