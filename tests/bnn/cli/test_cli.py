@@ -1,10 +1,13 @@
-"""The command line: real `python -m bnn` runs, checked against the Python API, and bad input."""
+"""The command line in-process (``bnn.cli.main``), checked against the Python API, and bad input.
+
+The few cases that need a real ``python -m bnn`` process are in test_process.py; bounded
+reading of input files is in test_input_files.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import io
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,14 +21,8 @@ from bnn.cli import fit as cli_fit
 from bnn.cli import inputs as cli_inputs
 from bnn.cli import options as cli_options
 
-REPO = Path(__file__).resolve().parents[3]
 COLUMNS = ["x", "mean", "std", "lower", "upper", "epistemic_std", "aleatoric_std", "f_lower", "f_upper"]
 SMALL = ["--epochs", "30", "--samples", "20", "--quiet"]  # enough to run every step, quick
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bnn", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, pd.DataFrame | None, str]:
@@ -35,53 +32,47 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, pd.Da
     return code, (pd.read_csv(io.StringIO(out)) if out else None), err
 
 
-def test_default_run_is_the_articles_and_matches_the_api(article_fit: bnn.Fitted) -> None:
-    done = run_cli("fit")
-    assert done.returncode == 0, done.stderr
-    table = pd.read_csv(io.StringIO(done.stdout))
+def test_default_run_is_the_articles_and_matches_the_api(article_fit: bnn.Fitted,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fit"]) == 0
+    out, err = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out))
     assert list(table.columns) == COLUMNS and len(table) == 100
     np.testing.assert_array_equal(table["x"], np.linspace(-5, 5, 100))
     assert (table["lower"] <= table["mean"]).all() and (table["mean"] <= table["upper"]).all()
     assert (table["f_lower"] <= table["f_upper"]).all()
     # Oracle: the same run through the Python API (conftest's Config() fit on the article's points).
-    # Same seed, one thread in both processes, and CSV keeps every float exactly (shortest repr),
-    # so the numbers agree to rounding; 1e-9 leaves room only for float formatting.
+    # Same process, same seed, one thread: the same weights and draws, so the CSV is byte for byte
+    # what pandas writes for the API's table (safe_csv changes no numeric table).
     expected = bnn.predict(article_fit, np.linspace(-5, 5, 100), samples=100, level=0.95)
-    np.testing.assert_allclose(table[COLUMNS].to_numpy(), expected[COLUMNS].to_numpy(), rtol=1e-9, atol=1e-12)
+    assert out == expected.to_csv(index=False)
     # The article's picture: the band is narrow where the data are (|x| <= 2) and wide far away.
     width = table["upper"] - table["lower"]
     assert width[table["x"].abs() <= 2].mean() < 0.5 * width[table["x"].abs() >= 4].mean()
-    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1  # the summary line only (no tty bar)
+    assert err.startswith("trained on 6 points") and err.count("\n") == 1  # the summary line only (no tty bar)
 
 
-def test_saved_model_predicts_the_same_numbers_and_config_round_trips(tmp_path: Path) -> None:
+def test_saved_model_predicts_the_same_numbers_and_config_round_trips(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     pred, model, conf = tmp_path / "fit.csv", tmp_path / "m.pt", tmp_path / "c.json"
     options = ["--hidden", "8,8", "--activation", "tanh", "--learn-noise", "--seed", "3", "--lr", "0.05"]
-    done = run_cli("fit", *options, *SMALL, "--grid", "-3:3:41", "--out", str(pred),
-                   "--save-model", str(model), "--save-config", str(conf))
-    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr  # --quiet, --out
+    code = cli.main(["fit", *options, *SMALL, "--grid", "-3:3:41", "--out", str(pred),
+                     "--save-model", str(model), "--save-config", str(conf)])
+    assert code == 0 and capsys.readouterr() == ("", "")  # --quiet, --out
     saved = bnn.Config.from_json(conf.read_text())
     assert saved == bnn.Config(hidden=(8, 8), activation="tanh", learn_noise=True, seed=3, lr=0.05, epochs=30)
 
-    again = run_cli("predict", "--model", str(model), "--grid", "-3:3:41", "--samples", "20")
-    assert again.returncode == 0, again.stderr
-    first, second = pd.read_csv(pred), pd.read_csv(io.StringIO(again.stdout))
+    code, second, err = run_main(capsys, "predict", "--model", str(model), "--grid", "-3:3:41", "--samples", "20")
+    assert code == 0, err
+    first = pd.read_csv(pred)
     assert len(first) == 41
     pd.testing.assert_frame_equal(first, second, check_exact=True)  # same weights, same seed: same draws
 
-    # --config alone reproduces the run in-process too (the JSON holds every setting).
+    # --config alone reproduces the run (the JSON holds every setting).
     code = cli.main(["fit", "--config", str(conf), "--samples", "20", "--grid", "-3:3:41", "--quiet",
                      "--out", str(tmp_path / "again.csv")])
     assert code == 0
     pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "again.csv"), check_exact=True)
-
-
-# Two real processes (each costs a torch import); the in-process cases below cover every kind.
-@pytest.mark.parametrize("args", [("fit", "--function", "sin(3*x"), ("predict", "--model", "README.md")])
-def test_bad_input_in_a_real_process_is_one_line_without_traceback(args: tuple[str, ...]) -> None:
-    done = run_cli(*args)
-    assert done.returncode != 0 and done.stdout == ""
-    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
 def test_every_config_field_has_an_option_and_the_options_override_the_file(tmp_path: Path) -> None:
@@ -176,6 +167,7 @@ BAD = [
     (["fit", "--function", "foo"], "unknown function 'foo': the toys are quartic"),
     (["fit", "--function", "x.__class__"], "attribute access"),
     (["fit", "--function", "1/x", "--n-points", "3", "--range", "-1:1"], "infinite"),
+    (["fit", "--function", "sin(3*x"], "'(' was never closed"),
     (["fit", "--points-csv", "no/such.csv"], "No such file or directory: no/such.csv"),
     (["fit", "--config", "no/such.json"], "No such file or directory"),
     (["fit", "--epochs", "0"], "epochs must be in [1,"),
@@ -193,6 +185,7 @@ BAD = [
     (["fit", "--unknown"], "unrecognized arguments: --unknown"),
     (["predict"], "required: --model"),
     (["predict", "--model", "no/such.pt"], "no such model file"),
+    (["predict", "--model", "."], ". is a folder, not a file"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "choose a command"),
 ]
