@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +222,25 @@ def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureF
     code = main(["uci", "--data-dir", str(tmp_path), "--quiet", *args])
     err = capsys.readouterr().err
     assert code != 0 and message in err and "Traceback" not in err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_cli_refuses_a_fifo_or_a_device_as_data_without_reading_it(kind: str, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # bnn.evaluation.uci reads only regular files: a FIFO no one writes to would hang the read,
+    # /dev/zero would never end. The timeout turns a regression into a failure, not a hang.
+    write_layout(tmp_path)
+    data = tmp_path / "yacht" / "data" / "data.txt"
+    data.unlink()
+    if kind == "fifo":
+        os.mkfifo(data)
+    else:
+        data.symlink_to("/dev/zero")
+    code = main(["uci", "--data-dir", str(tmp_path), "--dataset", "yacht", "--splits", "1", "--epochs", "1",
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1 and "data.txt" in err, err
 
 
 def test_markdown_table_shows_dashes_for_missing_published_figures() -> None:
