@@ -5,7 +5,8 @@ never stops (``fit --points-csv /dev/zero`` once grew to 10.8 GB in a minute). E
 through :func:`bnn.io.read_bounded`, which stops one byte past the limit whatever the file is,
 and a CSV is then parsed from memory by pandas, told to stop one row past its limit. So no
 input costs more than a bounded amount of memory and time, and going past a limit is one
-:class:`bnn.errors.InputFileError` that names it. The limits sit far above any real input.
+:class:`bnn.errors.InputFileError` that names it. The limits sit far above the tables this
+tool is used with: the largest UCI benchmark file (protein, 45,730 rows) is 3.5 MB.
 """
 
 from __future__ import annotations
