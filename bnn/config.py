@@ -145,6 +145,8 @@ class Config:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:  # "[[[[..." nested deeper than Python's stack
+            raise ConfigError("config is not valid JSON: it is nested too deeply") from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> Config:

@@ -12,15 +12,18 @@ scores from ``published_results.csv`` beside them. Nothing is copied into the pr
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bnn.errors import BNNError
+from bnn.errors import BNNError, InputFileError
+from bnn.io import read_bounded
 
 ENV_VAR = "BNN_UCI_DIR"
+MAX_FILE_BYTES = 64 * 2**20  # each file of the layout; the largest real one is 3.5 MB
 
 # Short name (as in published_results.csv) -> folder name in the data directory.
 FOLDERS = {
@@ -104,7 +107,7 @@ def load(data_dir: str | os.PathLike[str], name: str) -> UCIDataset:
     folder = root / FOLDERS[short] / "data"
     if not (folder / "data.txt").is_file():
         raise UCIDataError(f"{str(folder)!r} has no data.txt: is {str(root)!r} the UCI data folder?")
-    table = np.loadtxt(folder / "data.txt", ndmin=2)
+    table = _read_table(folder / "data.txt")
     features = _read_ints(folder / "index_features.txt")
     target = int(_read_ints(folder / "index_target.txt")[0])
     return UCIDataset(
@@ -128,20 +131,42 @@ def published(data_dir: str | os.PathLike[str], name: str) -> dict[str, dict[str
     if not path.is_file():
         return out
     wanted = {method: label for label, method in PUBLISHED_METHODS.items()}
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
+    text = _read_text(path)
+    try:
+        for row in csv.DictReader(io.StringIO(text, newline="")):
             label = wanted.get(row.get("method", ""))
             if label is None or row.get("source") != PUBLISHED_SOURCE or row.get("dataset") != short:
                 continue
             err = float(row["err"]) if row.get("err") else float("nan")
             out.setdefault(label, {})[row["metric"]] = (float(row["mean"]), err)
+    except (csv.Error, KeyError, TypeError, ValueError) as exc:
+        raise UCIDataError(f"{str(path)!r} is not a table of published results ({exc})") from None
     return out
 
 
-def _read_ints(path: Path) -> np.ndarray:
-    if not path.is_file():
+def _read_text(path: Path) -> str:
+    """A file of the data folder as text, read with a bound (the largest, protein's data.txt, is 3.5 MB)."""
+    if not path.is_file():  # a folder, a FIFO or a device is not part of the layout
         raise UCIDataError(f"missing file {str(path)!r}")
     try:
-        return np.atleast_1d(np.loadtxt(path, dtype=np.int64))
+        return read_bounded(path, MAX_FILE_BYTES, "a UCI data file").decode("utf-8")
+    except InputFileError as exc:
+        raise UCIDataError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise UCIDataError(f"{str(path)!r} is not a text file") from None
+
+
+def _read_table(path: Path) -> np.ndarray:
+    text = _read_text(path)  # outside the try: its UCIDataError is a ValueError too
+    try:
+        return np.loadtxt(io.StringIO(text), ndmin=2)
+    except ValueError:
+        raise UCIDataError(f"{str(path)!r} must hold a table of numbers") from None
+
+
+def _read_ints(path: Path) -> np.ndarray:
+    text = _read_text(path)
+    try:
+        return np.atleast_1d(np.loadtxt(io.StringIO(text), dtype=np.int64))
     except ValueError:
         raise UCIDataError(f"{str(path)!r} must hold whole numbers, one per line") from None

@@ -63,6 +63,8 @@ def test_unknown_keys_and_bad_json_are_refused() -> None:
         bnn.Config.from_json("{hidden: 3")
     with pytest.raises(bnn.ConfigError, match="JSON object"):
         bnn.Config.from_json("[1, 2]")
+    with pytest.raises(bnn.ConfigError, match="nested too deeply"):
+        bnn.Config.from_json("[" * 100_000)
 
 
 def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path, article_points) -> None:

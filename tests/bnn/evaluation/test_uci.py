@@ -95,6 +95,22 @@ def test_bad_names_folders_and_splits_get_messages(tmp_path: Path) -> None:
         uci.load(tmp_path, "yacht")
 
 
+def test_oversized_or_damaged_files_get_messages_not_tracebacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    write_layout(tmp_path)
+    folder = tmp_path / "yacht" / "data"
+    monkeypatch.setattr(uci, "MAX_FILE_BYTES", 100)  # the real bound is 64 MiB; a 100-byte one is quick to pass
+    with pytest.raises(uci.UCIDataError, match="larger than 100 bytes"):
+        uci.load(tmp_path, "yacht")
+    monkeypatch.undo()
+    (folder / "n_splits.txt").write_bytes(b"\xff\xfe")
+    with pytest.raises(uci.UCIDataError, match="not a text file"):
+        uci.load(tmp_path, "yacht")
+    (tmp_path / "published_results.csv").write_text('method,dataset\n"' + "x" * 200_000 + '",yacht\n')
+    with pytest.raises(uci.UCIDataError, match="not a table of published results"):
+        uci.published(tmp_path, "yacht")  # a field over csv's 128 kB limit
+
+
 def test_published_picks_the_papers_columns(tmp_path: Path) -> None:
     write_layout(tmp_path)
     got = uci.published(tmp_path, "yacht")
