@@ -107,4 +107,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and server is not None:
         report.sections.append(("streamlit server stderr (last 20 kB)", server.output("stderr")))
     return report
-
