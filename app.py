@@ -1,7 +1,8 @@
 """The dashboard (``streamlit run app.py``): a router to the main page and the pages in ``pages/``.
 
 The main page is :func:`dashboard.main_page.render`; every file in ``pages/`` becomes a page, in
-name order, titled from its name. Everything a page shows comes from ``dashboard/`` and ``bnn/``.
+name order, titled from its name, with its icon from :mod:`dashboard.icons`. Everything a page
+shows comes from ``dashboard/`` and ``bnn/``.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from pathlib import Path
 import streamlit as st
 
 import bnn
-from dashboard import main_page, session
+from dashboard import icons, main_page, session
 
-st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon=icons.APP, layout="wide")
 bnn.set_threads(1)  # the nets are tiny: one thread per training, and the cores left to other sessions
 log = logging.getLogger("bnn.app")
 
 
 def main() -> None:
     pages = sorted((Path(__file__).parent / "pages").glob("[0-9]*.py"))
-    home = st.Page(main_page.render, title="Dashboard", icon="🎯", default=True, url_path="dashboard")
-    page = st.navigation([home, *(st.Page(p) for p in pages)])
+    home = st.Page(main_page.render, title="Dashboard", icon=icons.APP, default=True, url_path="dashboard")
+    page = st.navigation([home, *(st.Page(p, icon=icons.PAGES.get(p.stem, icons.PAGE)) for p in pages)])
     session.keep_link()
     page.run()
 

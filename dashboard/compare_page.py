@@ -18,7 +18,7 @@ from bnn import methods
 from bnn.errors import BNNError
 from bnn.evaluation import regions
 from bnn.methods import METHODS, FittedMethod, MethodProgress
-from dashboard import live, session
+from dashboard import icons, live, session
 from dashboard.figures.compare import comparison_figure
 from dashboard.model import link, runner
 from dashboard.model.limits import LIMITS, method_work
@@ -104,7 +104,7 @@ def run_missing(missing: dict[str, dict], state: AppState, request: str) -> None
         if missing:
             names = ", ".join(METHODS[n].label for n in missing)
             stopped = REQUESTS.stopped(st.session_state, request)
-            st.info(("Stopped. " if stopped else "") + f"Press **Run** to fit: {names}.", icon="▶️")
+            st.info(("Stopped. " if stopped else "") + f"Press **Run** to fit: {names}.", icon=icons.RUN)
         return
     buttons[1].button("Stop", key="cmp_stop", on_click=REQUESTS.stop, args=(st.session_state,))
     refused = {}
@@ -123,7 +123,7 @@ def show_refusals(request: str) -> None:
     if done_for == request:
         for name, message in refused.items():
             # A fit's message may quote the visitor's text (a formula from the main page's link).
-            st.error(f"{METHODS[name].label} was not fitted: {escape_markdown(message)}", icon="⚠️")
+            st.error(f"{METHODS[name].label} was not fitted: {escape_markdown(message)}", icon=icons.ERROR)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

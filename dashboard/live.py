@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import bnn
-from dashboard import result
+from dashboard import icons, result
 from dashboard.figures.band import BandData, band_data, update_band
 from dashboard.figures.loss import update_loss
 from dashboard.model import link, runner
@@ -104,7 +104,7 @@ class LiveTraining:
 
     def on_wait(self, waited: float) -> None:
         self.notice.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
-                            f"Retrying… ({waited:.0f} s)", icon="⏳")
+                            f"Retrying… ({waited:.0f} s)", icon=icons.BUSY)
 
     def on_progress(self, p: bnn.Progress) -> None:
         now = time.monotonic()
@@ -140,9 +140,11 @@ class LiveTraining:
 def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runner.Key) -> None:
     """One line over the band: what it shows, and whether it is the fit of the current settings."""
     if shown.key != key and REQUESTS.stopped(st.session_state, key):
-        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.", icon="⏹️")
+        status.info("Training stopped. The band is the last finished fit; press **Train** to run again.",
+                    icon=icons.STOPPED)
     elif shown.key != key:
-        status.info("The settings or the points changed since this fit: press **Train** to fit them.", icon="✏️")
+        status.info("The settings or the points changed since this fit: press **Train** to fit them.",
+                    icon=icons.CHANGED)
     else:
         f = shown.fitted
         status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
@@ -162,7 +164,7 @@ def current_fit() -> Shown | None:
             fitted = runner.train(state, on_wait=lambda waited: slot.warning(
                 f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"))
     except bnn.BNNError as exc:
-        slot.error(f"Could not fit: {escape_markdown(exc)}", icon="⚠️")
+        slot.error(f"Could not fit: {escape_markdown(exc)}", icon=icons.ERROR)
         return None
     slot.empty()
     st.session_state[SHOWN] = Shown(runner.key_of(state), fitted, state)
@@ -178,7 +180,7 @@ def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
         fitted = runner.train(state, live.on_progress, live.on_wait)
     except bnn.BNNError as exc:
         REQUESTS.done(st.session_state)
-        live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon="⚠️")
+        live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon=icons.ERROR)
         return None
     REQUESTS.done(st.session_state)
     live.notice.empty()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bnn.config import Config
-from dashboard import live, pin, result, session, sidebar
+from dashboard import icons, live, pin, result, session, sidebar
 from dashboard import points as points_panel
 from dashboard.model import runner
 from dashboard.model.link import AppState
@@ -30,7 +30,7 @@ def link_problems() -> None:
     if problems:
         # each problem quotes the link's text: escaped, so the list stays the app's only Markdown
         st.warning("This link had values that could not be used; defaults were put in their place:\n\n"
-                   + "\n".join(f"- {escape_markdown(p)}" for p in problems), icon="🔗")
+                   + "\n".join(f"- {escape_markdown(p)}" for p in problems), icon=icons.LINK)
         st.button("Dismiss", key="dismiss_link_problems",
                   on_click=lambda: st.session_state.pop(session.LINK_PROBLEMS, None))
 
@@ -59,7 +59,7 @@ def training_panel(state: AppState, fn: object) -> None:
         st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
     shown: live.Shown | None = st.session_state.get(live.SHOWN)
     if refused is not None:  # one message, whether or not an older fit is on screen
-        status.error(live.not_trained(refused, on_screen=shown is not None), icon="⚠️")
+        status.error(live.not_trained(refused, on_screen=shown is not None), icon=icons.ERROR)
     elif shown is not None:
         live.describe(status, shown, key)
     elif not training:  # a run that failed has said why in the notice

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import live, result
+from dashboard import icons, live, result
 from dashboard.figures.band import BandData
 from dashboard.model import pin
 from dashboard.model.text import escape_markdown
@@ -50,7 +50,7 @@ def panel(shown: live.Shown, view: View) -> None:
     held = pinned()
     same = held is not None and held.key == shown.key
     buttons = st.columns([2, 1, 3], vertical_alignment="center")
-    buttons[0].button("📌 Pin this run", key="pin", on_click=_pin, disabled=same, width="stretch",
+    buttons[0].button("Pin this run", key="pin", icon=icons.PIN, on_click=_pin, disabled=same, width="stretch",
                       help="This run is pinned." if same else
                       "Keep this band drawn (grey) while you change controls and retrain, with its numbers "
                       "beside the new run's.")

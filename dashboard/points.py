@@ -18,7 +18,7 @@ import streamlit as st
 from bnn import toys
 from bnn.errors import BNNError, ExpressionError
 from bnn.expr import compile_expression
-from dashboard import session
+from dashboard import icons, session
 from dashboard.model import points as pts
 from dashboard.model.limits import LIMITS
 from dashboard.model.points import Points
@@ -113,7 +113,7 @@ def function_picker() -> tuple[str, str, Callable[[np.ndarray], np.ndarray] | No
         last = st.session_state.get(LAST_FORMULA)
         kept = (f"The true function stays f(x) = {escape_markdown(clip(last))} until the formula is fixed."
                 if last else "No true function is drawn until the formula is fixed.")
-        st.error(f"{escape_markdown(exc)}. {kept}", icon="⚠️")
+        st.error(f"{escape_markdown(exc)}. {kept}", icon=icons.ERROR)
         return ("", last, true_function(choice, last)) if last else ("", "", None)
     st.session_state[LAST_FORMULA] = text.strip()
     return "", text.strip(), fn
@@ -132,7 +132,7 @@ def generator() -> None:
     left.button("Generate points", key="generate", on_click=_generate, width="stretch")
     right.button("The article's six points", key="reset_points", on_click=_reset, width="stretch")
     if st.session_state.get(GEN_ERROR):
-        st.error(st.session_state[GEN_ERROR], icon="⚠️")  # escaped when it was stored
+        st.error(st.session_state[GEN_ERROR], icon=icons.ERROR)  # escaped when it was stored
 
 
 def table() -> Points | None:
@@ -153,7 +153,7 @@ def table() -> Points | None:
         points = pts.from_editor(edited)
     except BNNError as exc:
         st.error(f"{escape_markdown(exc)}. The last good points are used until the table is fixed; your edits "
-                 "stay in it.", icon="⚠️")
+                 "stay in it.", icon=icons.ERROR)
         return None
     ss[session.POINTS] = points
     return points
@@ -170,7 +170,7 @@ def render() -> tuple[Points, str, str, Callable[[np.ndarray], np.ndarray] | Non
     st.file_uploader("Upload a CSV with columns x and y", type=["csv"], key="upload", on_change=_upload,
                      max_upload_size=max(1, LIMITS.upload_bytes // 1_000_000))
     if st.session_state.get(UPLOAD_ERROR):
-        st.error(st.session_state[UPLOAD_ERROR], icon="⚠️")  # escaped when it was stored
+        st.error(st.session_state[UPLOAD_ERROR], icon=icons.ERROR)  # escaped when it was stored
     st.download_button("Download the points (CSV)", pts.to_csv(points), file_name="points.csv", mime="text/csv",
                        key="download_points", on_click="ignore")
     return points, toy, expression, fn

@@ -8,7 +8,7 @@ import streamlit as st
 
 from bnn import sample_functions
 from bnn.evaluation import weights
-from dashboard import live
+from dashboard import icons, live
 from dashboard.figures.posterior import functions_figure, weights_figure
 from dashboard.model.limits import LIMITS
 from dashboard.model.text import escape_markdown
@@ -39,10 +39,10 @@ def weight_section(shown: live.Shown) -> None:
     cols[3].metric("final KL(q ‖ p)", f"{fitted.history['kl'].iloc[-1]:.4g}")
     notes = weights.warnings(fitted)
     for note in notes:
-        st.warning(escape_markdown(note), icon="⚠️")  # it quotes the prior σ the visitor chose
+        st.warning(escape_markdown(note), icon=icons.WARNING)  # it quotes the prior σ the visitor chose
     if not notes:
         st.success(f"No warning: fewer than {weights.WARN_FRACTION:.0%} of the σ have collapsed (below "
-                   f"{weights.COLLAPSED_RATIO:.0%} of the prior's) or stayed at the prior.", icon="✅")
+                   f"{weights.COLLAPSED_RATIO:.0%} of the prior's) or stayed at the prior.", icon=icons.OK)
     names = ["all weights and biases", *[g.name for g in groups]]
     choice = st.selectbox("Show", names, key="posterior_group")
     if choice != names[0]:

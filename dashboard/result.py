@@ -19,7 +19,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 import bnn
-from dashboard import session
+from dashboard import icons, session
 from dashboard.figures import band, loss
 from dashboard.model import runner
 from dashboard.model.limits import LIMITS, affordable_predict_samples
@@ -111,17 +111,26 @@ def model_bytes(fitted: bnn.Fitted) -> bytes:
         return bnn.save(fitted, Path(tmp) / "model.pt").read_bytes()
 
 
+# The Material icons "content_copy" and "check" as inline SVG: the iframe has no Streamlit font
+# (and an emoji needs an emoji font, which many machines lack).
+COPY_ICON = ("M16 1H4c-1.1 0-2 .9-2 2v14h2V3h12V1zm3 4H8c-1.1 0-2 .9-2 2v14c0 1.1.9 2 2 2h11c1.1 0 2-.9 2-2V7"
+             "c0-1.1-.9-2-2-2zm0 16H8V7h11v14z")
+CHECK_ICON = "M9 16.17L4.83 12l-1.42 1.41L9 19 21 7l-1.41-1.41z"
 COPY_BUTTON = """<button id="copy" style="font: 14px sans-serif; padding: 6px 14px; border-radius: 8px;
- border: 1px solid #d0d0d8; background: white; cursor: pointer;">📋 Copy link</button>
+ border: 1px solid #d0d0d8; background: white; cursor: pointer; display: inline-flex; align-items: center; gap: 6px;">
+<svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true">
+<path id="glyph" fill="currentColor" d="__COPY__"/></svg>
+<span id="label">Copy link</span></button>
 <script>
 const link = __LINK__;
-const button = document.getElementById("copy");
-button.onclick = async () => {
-  try { await navigator.clipboard.writeText(link); button.textContent = "✓ Copied"; }
-  catch (e) { button.textContent = "Select the link below and copy it"; }
-  setTimeout(() => { button.textContent = "📋 Copy link"; }, 2500);
+const glyph = document.getElementById("glyph");
+const label = document.getElementById("label");
+document.getElementById("copy").onclick = async () => {
+  try { await navigator.clipboard.writeText(link); glyph.setAttribute("d", "__CHECK__"); label.textContent = "Copied"; }
+  catch (e) { label.textContent = "Select the link below and copy it"; }
+  setTimeout(() => { glyph.setAttribute("d", "__COPY__"); label.textContent = "Copy link"; }, 2500);
 };
-</script>"""
+</script>""".replace("__COPY__", COPY_ICON).replace("__CHECK__", CHECK_ICON)
 
 
 def share_box(encoded: Encoded) -> None:
@@ -137,4 +146,4 @@ def share_box(encoded: Encoded) -> None:
         st.warning(
             f"These {len(st.session_state[session.POINTS]):,} points are too many for a link (links here hold "
             f"up to {LIMITS.link_chars:,} characters, a few hundred points). The link carries the settings "
-            "only; send the points as a CSV (Download the points) for the other person to upload.", icon="🔗")
+            "only; send the points as a CSV (Download the points) for the other person to upload.", icon=icons.LINK)

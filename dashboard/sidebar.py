@@ -15,7 +15,7 @@ import streamlit as st
 
 from bnn.config import Activation, Config, Init, KLEstimator
 from bnn.errors import BNNError
-from dashboard import session
+from dashboard import icons, session
 from dashboard.model.limits import LIMITS, check_config
 from dashboard.model.text import escape_markdown
 from dashboard.model.view import Band, View
@@ -40,7 +40,7 @@ def _checked(values: dict[str, Any], name: str, value: Any, build: Callable[[dic
     try:
         build({name: value})
     except BNNError as exc:
-        st.error(escape_markdown(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon=icons.ERROR)
         values["_bad"] = True
         return
     values[name] = value
@@ -93,7 +93,7 @@ def model_controls() -> Config | None:
     try:
         config = Config(**values)
     except BNNError as exc:  # fields fine alone, not together
-        st.error(escape_markdown(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon=icons.ERROR)
         return None
     return config
 
@@ -145,7 +145,7 @@ def view_controls() -> View | None:
     try:
         return View(**values, x_low=x_low, x_high=x_high)
     except BNNError as exc:  # inner vs level, or the x range
-        st.error(escape_markdown(exc), icon="⚠️")
+        st.error(escape_markdown(exc), icon=icons.ERROR)
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="How it works · Bayes-by-Backprop", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="How it works · Bayes-by-Backprop", layout="wide")
 st.title("How it works")
 st.markdown(
     "An ordinary network has one value per weight. A **Bayesian** network has a *distribution* over "

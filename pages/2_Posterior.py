@@ -4,5 +4,5 @@ import streamlit as st
 
 from dashboard import posterior_page
 
-st.set_page_config(page_title="Posterior · Bayes-by-Backprop", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Posterior · Bayes-by-Backprop", layout="wide")
 posterior_page.render()

@@ -4,5 +4,5 @@ import streamlit as st
 
 from dashboard import your_data_page
 
-st.set_page_config(page_title="Your data · Bayes-by-Backprop", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Your data · Bayes-by-Backprop", layout="wide")
 your_data_page.render()

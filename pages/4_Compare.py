@@ -4,5 +4,5 @@ import streamlit as st
 
 from dashboard import compare_page
 
-st.set_page_config(page_title="Compare methods · Bayes-by-Backprop", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Compare methods · Bayes-by-Backprop", layout="wide")
 compare_page.render()
