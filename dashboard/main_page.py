@@ -47,7 +47,9 @@ def training_panel(state: AppState, fn: object) -> None:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
     buttons[2].toggle("Auto-train", key="auto_train", persist_state="session",
                       help="Train again whenever a setting or a point changes.")
-    log_scale = buttons[3].toggle("Log-scale loss", key="log_loss", persist_state="session")
+    log_scale = buttons[3].toggle("Log-scale loss", key=session.LOG_LOSS, persist_state="session",
+                                  help="The first epochs' losses are tens of times the last ones: a linear "
+                                       "scale flattens the rest.")
     status, notice, band_slot, band_note = st.empty(), st.empty(), st.empty(), st.empty()
     pin_slot, loss_slot = st.container(), st.empty()
     pinned = pin.pinned_band(state.view)

@@ -87,8 +87,9 @@ def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
     show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")
-    if log_scale and (fitted.history[["total", "nll"]] <= 0).any().any():
-        st.caption("Values at or below zero (the log-likelihood of very close fits) do not show on a log scale.")
+    note = loss.log_scale_note(fitted.history) if log_scale else None
+    if note:
+        st.caption(note)
     with st.expander("Downloads", expanded=False):
         downloads(fitted, data)
 

@@ -26,6 +26,7 @@ EDITOR = "points_editor"  # the data editor's edit state
 EDITOR_BASE = "points_base"  # the table the editor edits
 LINK_PROBLEMS = "link_problems"
 LINK = "link_params"  # the query of the dashboard's current state
+LOG_LOSS = "log_loss"  # the "Log-scale loss" toggle (a preference of the session, not in the link)
 MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
 FORMULA = "formula"  # value of the "function" selector meaning "the typed formula"
@@ -48,6 +49,7 @@ def init_session() -> None:
     seed_widgets(decoded.state)
     for key, value in GENERATOR_DEFAULTS.items():
         st.session_state.setdefault(key, value)
+    st.session_state.setdefault(LOG_LOSS, True)  # the first epochs' losses would flatten a linear chart
     st.session_state[LINK_PROBLEMS] = problems
     st.session_state["_initialised"] = True
 

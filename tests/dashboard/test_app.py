@@ -145,6 +145,36 @@ def test_presets_set_controls_and_points() -> None:
     assert at.query_params == {} and at.session_state[SHOWN].fitted.config == bnn.Config()
 
 
+def loss_chart(at: AppTest) -> dict[str, Any]:
+    """The loss chart's Plotly spec."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if spec["layout"].get("yaxis", {}).get("title", {}).get("text") == "loss":
+            return spec
+    raise AssertionError("no loss chart on the page")
+
+
+def test_the_loss_chart_starts_on_a_log_scale() -> None:
+    at = main_page()
+    assert at.toggle(key="log_loss").value is True
+    assert loss_chart(at)["layout"]["yaxis"]["type"] == "log"
+    assert not any("log scale" in c for c in captions(at))  # the article's loss stays above zero
+    at.toggle(key="log_loss").set_value(False).run()
+    assert loss_chart(at)["layout"]["yaxis"]["type"] == "linear"
+
+
+def test_a_loss_at_or_below_zero_is_named_under_the_log_chart() -> None:
+    at = main_page()
+    at.button(key="preset_gap").click().run()
+    at.button(key="train").click().run()
+    history = at.session_state[SHOWN].fitted.history
+    below = history["epoch"][history["nll"] <= 0]
+    assert len(below)  # 20 points with noise 0.1 fit closely: densities above 1
+    [note] = [c for c in captions(at) if "log scale" in c]
+    assert f"negative log-likelihood from epoch {below.min():,} ({len(below)} of {len(history)} logged values)" in note
+    assert "total" not in note  # the KL keeps the total above zero
+
+
 def test_generate_points_from_a_named_toy_and_from_a_formula() -> None:
     at = main_page()
     at.selectbox(key="function").set_value("periodic")

@@ -101,6 +101,20 @@ def test_loss_figure_has_three_terms_and_is_thinned(article_fit: bnn.Fitted) -> 
     assert loss_figures.loss_figure(article_fit.history).layout.yaxis.type == "linear"
 
 
+def test_values_a_log_scale_cannot_draw_are_named_with_the_epoch_they_start() -> None:
+    nll = [5.0, 3.0, 1.0, 0.0, -1.0, 2.0, -3.0, 1.0, 1.0, 1.0]  # at or below zero at epochs 4, 5 and 7
+    kl = [2.0] * 9 + [-0.5]  # a Monte Carlo KL estimate can dip below zero
+    history = pd.DataFrame({"epoch": np.arange(1, 11), "step": np.arange(1, 11), "nll": nll, "kl": kl,
+                            "total": np.add(nll, kl) + 10, "noise_sigma": 0.1})
+    assert loss_figures.not_drawn_on_log(history) == {"nll": (4, 3), "kl": (10, 1)}
+    note = loss_figures.log_scale_note(history)
+    assert "negative log-likelihood from epoch 4 (3 of 10 logged values)" in note
+    assert "KL(q || p) from epoch 10 (1 of 10 logged values)" in note
+    assert "density above 1" in note and "Log-scale loss" in note
+    positive = history.assign(nll=1.0, kl=1.0)
+    assert loss_figures.not_drawn_on_log(positive) == {} and loss_figures.log_scale_note(positive) is None
+
+
 def test_weight_groups_follow_the_layout(article_fit: bnn.Fitted) -> None:
     groups = weights.groups(article_fit)
     assert [(g.name, g.mu.size) for g in groups] == [
