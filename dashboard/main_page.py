@@ -77,7 +77,7 @@ def training_panel(state: AppState, fn: object) -> None:
 def render() -> None:
     """The main page: sidebar controls, the points (right), training, band and link (left)."""
     session.init_session()
-    config, view = sidebar.render()
+    config, view, presets_slot = sidebar.render()
     config = last_good("config", config, Config())
     view = last_good("view", view, View())
     st.title("Bayes-by-Backprop, interactively")
@@ -88,6 +88,8 @@ def render() -> None:
     with right:
         points, toy, expression, fn = points_panel.render()
     state = AppState(config=config, view=view, points=points, toy=toy, expression=expression)
+    with presets_slot:
+        sidebar.presets(session.active_preset(state))
     encoded = session.write_link(state)
     with left:
         training_panel(state, fn)

@@ -9,6 +9,7 @@ so Streamlit never sees two sources for one widget. The point set lives under
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,8 +32,6 @@ MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
 FORMULA = "formula"  # value of the "function" selector meaning "the typed formula"
 NO_FUNCTION = "none"
-# The point generator's starting values (not part of a link: its result, the points, is).
-GENERATOR_DEFAULTS = {"gen_n": 20, "gen_low": -3.0, "gen_high": 3.0, "gen_noise": 0.1, "gen_seed": 0}
 
 
 def init_session() -> None:
@@ -47,7 +46,10 @@ def init_session() -> None:
             "article's six points are shown; ask for their CSV and upload it under Points"
         )
     seed_widgets(decoded.state)
-    for key, value in GENERATOR_DEFAULTS.items():
+    # The generator's fields are not in a link (their result, the points, is): a preset's state gets
+    # the preset's fields, any other the article's.
+    preset = PRESETS[active_preset(decoded.state) or "article"]
+    for key, value in preset.generator.widgets().items():
         st.session_state.setdefault(key, value)
     st.session_state.setdefault(LOG_LOSS, True)  # the first epochs' losses would flatten a linear chart
     st.session_state[LINK_PROBLEMS] = problems
@@ -88,12 +90,33 @@ def committed_points() -> Points:
 
 # ---- presets ------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class GeneratorFields:
+    """What the point generator's fields show: N points evenly on [low, high] with noise σ, and a seed."""
+
+    n: int
+    low: float
+    high: float
+    noise: float
+    seed: int = 0
+
+    @classmethod
+    def of_toy(cls, toy: toys.ToyFunction) -> GeneratorFields:
+        """A toy's default data: its number of points, the span of its intervals, its noise."""
+        return cls(toy.n_points, min(a for a, _ in toy.x_ranges), max(b for _, b in toy.x_ranges), toy.noise)
+
+    def widgets(self) -> dict[str, int | float]:
+        return {"gen_n": self.n, "gen_low": self.low, "gen_high": self.high, "gen_noise": self.noise,
+                "gen_seed": self.seed}
+
+
+@dataclass(frozen=True)
 class Preset:
-    """A button of the sidebar that sets every control and the points at once."""
+    """A button of the sidebar that sets every control, the points and the generator's fields at once."""
 
     label: str  # the button's text
     help: str  # its tooltip
     build: Callable[[], AppState]  # the state it sets (built when pressed: some draw points)
+    generator: GeneratorFields  # the generator's fields: the preset's data, as near as one interval says it
 
 
 def _gap() -> AppState:
@@ -101,8 +124,12 @@ def _gap() -> AppState:
                     view=View(x_low=-6.0, x_high=6.0))
 
 
+NOISY_DATA = GeneratorFields(100, -2.0, 2.0, 0.3)  # Generate with these fields remakes the preset's points
+
+
 def _noisy() -> AppState:
-    x, y = toys.generate(toys.get("periodic"), 100, -2.0, 2.0, noise=0.3, seed=0)
+    d = NOISY_DATA
+    x, y = toys.generate(toys.get("periodic"), d.n, d.low, d.high, noise=d.noise, seed=d.seed)
     config = Config(hidden=(16,), activation="tanh", init="scaled", prior_sigma=1.0, lr=0.02,
                     learn_noise=True, noise_sigma=0.1)
     return AppState(config=config, points=Points.of(x, y), toy="periodic", view=View(band="y", inner=0.5))
@@ -110,18 +137,32 @@ def _noisy() -> AppState:
 
 PRESETS = {
     "article": Preset("Article settings", "The article's run: 1-32-1 sigmoid net, six points of -x⁴ + 3x² + 1.",
-                      AppState),
+                      AppState, GeneratorFields.of_toy(toys.get("quartic"))),
+    # its points lie on [-4, -2] and [2, 4]; the fields span both (Generate then fills the gap)
     "gap": Preset("Gap between clusters", "Points on two separate intervals: watch the band widen in between.",
-                  _gap),
+                  _gap, GeneratorFields.of_toy(toys.get("gap"))),
     "noise": Preset("Noisy data, learned noise", "100 noisy points of sin(2x); the noise σ is learned and the "
-                    "band shows new observations y, not only f.", _noisy),
+                    "band shows new observations y, not only f.", _noisy, NOISY_DATA),
 }
 
 
+@functools.cache
+def _preset_states() -> dict[str, AppState]:
+    return {name: preset.build() for name, preset in PRESETS.items()}  # seeded: the same state every time
+
+
+def active_preset(state: AppState) -> str | None:
+    """The preset whose state is ``state`` exactly (settings, view, true function and points), if any.
+
+    Equality, not "the last one pressed": any change turns the highlight off, undoing it turns it
+    back on, and a link to a preset's state opens with that preset highlighted."""
+    return next((name for name, built in _preset_states().items() if built == state), None)
+
+
 def apply_preset(name: str) -> None:
-    """Button callback: seed every control and the points from a preset."""
+    """Button callback: seed every control, the points and the generator's fields from a preset."""
     seed_widgets(PRESETS[name].build())
-    st.session_state["preset_note"] = PRESETS[name].label
+    st.session_state.update(PRESETS[name].generator.widgets())
 
 
 # ---- the link -----------------------------------------------------------------------------

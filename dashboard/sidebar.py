@@ -28,11 +28,15 @@ INIT_LABELS = {"article": "μ = 0, σ = 0.69 (the article's)", "scaled": "small 
 BAND_LABELS = {"f": "f (epistemic)", "y": "y (with noise)"}
 
 
-def presets() -> None:
+def presets(active: str | None) -> None:
+    """The preset buttons; the ``active`` one (whose state is the page's) highlighted and ticked."""
     st.markdown("**Presets**")
     for name, preset in session.PRESETS.items():
         st.button(preset.label, key=f"preset_{name}", help=preset.help, on_click=session.apply_preset, args=(name,),
-                  width="stretch", type="primary" if name == "article" else "secondary")
+                  width="stretch", type="primary" if name == active else "secondary",
+                  icon=icons.ACTIVE if name == active else None)
+    if active is None:
+        st.caption("Your own settings: no preset matches them.")
 
 
 def _checked(values: dict[str, Any], name: str, value: Any, build: Callable[[dict[str, Any]], Any]) -> None:
@@ -149,10 +153,11 @@ def view_controls() -> View | None:
         return None
 
 
-def render() -> tuple[Config | None, View | None]:
-    """The whole sidebar of the main page."""
+def render() -> tuple[Config | None, View | None, st.delta_generator.DeltaGenerator]:
+    """The whole sidebar of the main page, and the place of its presets at the top: which preset is
+    active is known once the points are read too, so the caller draws them (:func:`presets`)."""
     with st.sidebar:
-        presets()
+        presets_slot = st.container()
         config = model_controls()
         view = view_controls()
-    return config, view
+    return config, view, presets_slot

@@ -145,6 +145,41 @@ def test_presets_set_controls_and_points() -> None:
     assert at.query_params == {} and at.session_state[SHOWN].fitted.config == bnn.Config()
 
 
+def preset_buttons(at: AppTest) -> dict[str, str]:
+    """Each preset button's type: "primary" marks the active preset."""
+    return {name: at.button(key=f"preset_{name}").proto.type for name in session.PRESETS}
+
+
+def generator_fields(at: AppTest) -> tuple[float, ...]:
+    return tuple(at.number_input(key=key).value for key in ("gen_n", "gen_low", "gen_high", "gen_noise", "gen_seed"))
+
+
+def test_the_active_preset_is_the_one_whose_state_is_on_the_page() -> None:
+    at = main_page()
+    assert preset_buttons(at) == {"article": "primary", "gap": "secondary", "noise": "secondary"}
+    assert at.button(key="preset_article").proto.icon == ":material/check:"
+    assert generator_fields(at) == (6, -2.0, 2.0, 0.0, 0)  # the article's data: six points on [-2, 2], no noise
+    at.button(key="preset_gap").click().run()
+    assert preset_buttons(at) == {"article": "secondary", "gap": "primary", "noise": "secondary"}
+    assert at.button(key="preset_article").proto.icon == ""
+    # the gap preset's points: 20 on [-4, -2] and [2, 4] with noise 0.1; the fields span both clusters
+    assert generator_fields(at) == (20, -4.0, 4.0, 0.1, 0)
+    at.number_input(key="seed").set_value(3).run()  # any change: no preset is the page's state any more
+    assert set(preset_buttons(at).values()) == {"secondary"}
+    assert any("no preset matches" in c for c in captions(at))
+    at.number_input(key="seed").set_value(0).run()  # and back: the gap preset is active again
+    assert preset_buttons(at)["gap"] == "primary" and not any("no preset matches" in c for c in captions(at))
+
+
+def test_the_noise_presets_generator_fields_make_its_points() -> None:
+    at = main_page()
+    at.button(key="preset_noise").click().run()
+    preset_points = at.session_state["points"]
+    assert generator_fields(at) == (100, -2.0, 2.0, 0.3, 0)
+    at.button(key="generate").click().run()  # Generate with the fields as the preset left them
+    assert at.session_state["points"] == preset_points and preset_buttons(at)["noise"] == "primary"
+
+
 def loss_chart(at: AppTest) -> dict[str, Any]:
     """The loss chart's Plotly spec."""
     for chart in at.get("plotly_chart"):
