@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import typing
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,7 @@ FORMAT = "bnn-model/1"
 # The largest network the engine builds (8 layers of 4,096 units) is about 1 GB of float32 mu and rho.
 MAX_MODEL_BYTES = 2**31
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
+READ_CHUNK = 2**20
 # Cells a spreadsheet reads as a formula (OWASP, "CSV Injection"): "=cmd|' /C calc'!A0", "@SUM(1+1)", ...
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,22 +38,34 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str = "the 
     """The bytes of ``path``, refusing it (InputFileError) when it holds more than ``max_bytes``.
 
     Reads at most ``max_bytes + 1`` bytes whatever the file is (a device or a FIFO has no size to
-    check first), so an endless input costs a bounded amount of memory and time. With ``magic``,
+    check first), so an endless input costs a bounded amount of memory and time (a FIFO with no
+    writer yet waits for one, as ``cat`` does). With ``magic``,
     a file that does not start with those bytes is refused after reading only them."""
     try:
         with open(path, "rb") as handle:
-            if magic is not None:
-                head = handle.read(len(magic))
-                if head != magic:
-                    raise InputFileError(f"{path} is not {what}")
-                data = head + handle.read(max_bytes + 1 - len(magic))
-            else:
-                data = handle.read(max_bytes + 1)
+            head = handle.read(len(magic)) if magic is not None else b""
+            if head != (magic or b""):
+                raise InputFileError(f"{path} is not {what}")
+            data = head + _read_upto(handle, max_bytes + 1 - len(head))
     except IsADirectoryError:
         raise InputFileError(f"{path} is a folder, not a file") from None
     if len(data) > max_bytes:
         raise InputFileError(f"{path}: {what} is larger than {max_bytes:,} bytes, the most this command reads")
     return data
+
+
+def _read_upto(handle: typing.BinaryIO, limit: int) -> bytes:
+    """At most ``limit`` bytes, in chunks: ``read(limit)`` would reserve the whole limit in memory
+    first, 2 GiB for a 3 kB model file."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = handle.read(min(left, READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def spreadsheet_safe(value: object) -> object:

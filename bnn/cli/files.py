@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 import pandas as pd
 
@@ -43,11 +44,20 @@ def read_csv(path: str, option: str, max_rows: int) -> pd.DataFrame:
     """The CSV file given to ``option``, with at most ``max_rows`` rows (InputFileError past any limit)."""
     what = f"the {option} file"
     data = read_bounded(path, MAX_CSV_BYTES, what)
-    if header_columns(data, stop_after=MAX_CSV_COLUMNS) > MAX_CSV_COLUMNS:
+    columns, end = _count_fields(data, _BLANK_LINES.match(data).end(), MAX_CSV_COLUMNS)  # type: ignore[union-attr]
+    if columns > MAX_CSV_COLUMNS:
         raise InputFileError(f"{path}: {what} has more than {MAX_CSV_COLUMNS:,} columns, the most this command reads")
+    # pandas takes the extra fields of a first data row longer than the header as index columns,
+    # which for millions of them costs minutes: refuse such a row after counting one field more.
+    first_row = _BLANK_LINES.match(data, end).end()  # type: ignore[union-attr]
+    if first_row < len(data) and _count_fields(data, first_row, columns)[0] > columns:
+        raise PointsError(f"{path}: the first row under the header has more values than the header's "
+                          f"{columns:,} column names")
     try:
-        frame = pd.read_csv(io.BytesIO(data), nrows=max_rows + 1)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # a dropped value is an error, not a warning
+            frame = pd.read_csv(io.BytesIO(data), nrows=max_rows + 1, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise PointsError(f"{path} is not a readable CSV file ({exc})") from None
     if len(frame) > max_rows:
         raise InputFileError(f"{path}: {what} holds more than {max_rows:,} rows, the most {option} takes")
@@ -60,9 +70,13 @@ def header_columns(data: bytes, stop_after: int) -> int:
 
     Bounded work: at most ``stop_after + 1`` fields are matched, each in one pass of ``re``."""
     # Both patterns match the empty string, so match() never returns None.
-    pos = _BLANK_LINES.match(data).end()  # type: ignore[union-attr]
+    return _count_fields(data, _BLANK_LINES.match(data).end(), stop_after)[0]  # type: ignore[union-attr]
+
+
+def _count_fields(data: bytes, pos: int, stop_after: int) -> tuple[int, int]:
+    """The fields of the CSV line starting at ``pos`` (at most ``stop_after + 1`` counted) and where it ends."""
     if pos == len(data):
-        return 0
+        return 0, pos
     count = 0
     while count <= stop_after:
         pos = _FIELD.match(data, pos).end()  # type: ignore[union-attr]
@@ -70,7 +84,7 @@ def header_columns(data: bytes, stop_after: int) -> int:
         if data[pos:pos + 1] != b",":
             break
         pos += 1
-    return count
+    return count, pos
 
 
 def read_text(path: str, option: str, max_bytes: int) -> str:

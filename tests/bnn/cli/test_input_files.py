@@ -176,6 +176,25 @@ def test_the_column_count_stops_past_its_limit() -> None:
     assert files.header_columns(b"", stop_after=2) == 0
 
 
+@pytest.mark.parametrize("before", ["", *TRICKY_HEADERS], ids=repr)
+def test_a_first_row_longer_than_the_header_is_refused_before_pandas(before: str, tmp_path: Path,
+                                                                     cli_run: CliRun) -> None:
+    # pandas makes the extra fields of a first data row into index columns: for a million of them
+    # (6 MB, far inside the byte limit) that took minutes and gigabytes.
+    path = tmp_path / "ragged.csv"
+    path.write_text(before + "x,y\n\n" + ",".join(["1"] * 1_000_001) + "\n0,1\n")
+    assert_refused(cli_run("fit", "--points-csv", str(path), "--quiet"),
+                   "the first row under the header has more values than the header's")
+
+
+def test_a_row_with_an_extra_value_is_an_error_not_a_misread(tmp_path: Path, cli_run: CliRun) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("x,y\n1,2,3\n0,1\n")  # pandas alone reads x=2, y=3, with 1 as the row's index
+    assert_refused(cli_run("fit", "--points-csv", str(path), "--quiet"), "the first row under the header")
+    path.write_text("x,y\n0,1\n1,2,3\n")
+    assert_refused(cli_run("fit", "--points-csv", str(path), "--quiet"), "is not a readable CSV file")
+
+
 def test_deeply_nested_json_is_one_line_not_a_traceback(tmp_path: Path, cli_run: CliRun) -> None:
     # json.loads recurses once per bracket: 100,000 of them raise RecursionError, not a JSON error.
     nested = "[" * 100_000
