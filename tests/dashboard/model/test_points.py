@@ -90,3 +90,11 @@ def test_quoted_user_text_is_clipped_by_the_one_helper() -> None:
     assert str(info.value) == f"{clip(long, 30)!r} is not a number"
     value = "z" * 60  # a link value may hold up to 64 characters; a message quotes 40 of them
     assert link.decode({"epochs": value}).problems[0].startswith(f"epochs='{'z' * 40}…' was ignored")
+
+
+@pytest.mark.parametrize("first_row", ["1,2,3", ",".join(["1"] * 60_001)])
+def test_a_first_row_longer_than_the_header_is_refused_not_misread(first_row: str) -> None:
+    # pandas alone reads "x,y / 1,2,3" as x=2, y=3 with 1 as the row's index, and spends seconds
+    # making 60,000 extra fields into index columns.
+    with pytest.raises(bnn.PointsError, match="Expected 2 fields in line 2"):
+        pts.from_csv(f"x,y\n{first_row}\n0,1\n".encode())
