@@ -41,7 +41,7 @@ class ArticleLayer(nn.Module):
         self.w, self.b = w, b  # kept on the layer, as the article does
         self.log_prior = self.prior.log_prob(w).sum() + self.prior.log_prob(b).sum()
         # The article builds q from the means' `.data`: the same value as with the live
-        # means; the gradient gains a zero-mean term (tests/test_bench.py shows which).
+        # means; the gradient gains a zero-mean term (tests/benchmarks/test_bench.py shows which).
         self.log_post = (Normal(self.w_mu.detach(), w_sigma).log_prob(w).sum()
                          + Normal(self.b_mu.detach(), b_sigma).log_prob(b).sum())
         return F.linear(x, w, b)

@@ -19,6 +19,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from bnn.checks import as_enum, as_float, as_int, require
+from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 
 
@@ -148,6 +149,10 @@ class Config:
         except RecursionError:  # "[[[[..." nested deeper than Python's stack
             raise ConfigError("config is not valid JSON: it is nested too deeply") from None
         return cls.from_dict(data)
+
+    def total_steps(self, n_points: int) -> int:
+        """Optimiser steps of a run on ``n_points`` points: epochs x minibatches per epoch."""
+        return self.epochs * steps_per_epoch(n_points, self.batch_size)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated again)."""

@@ -89,6 +89,15 @@ def steps_per_epoch(n: int, batch_size: int | None) -> int:
     return -(-n // batch_size_for(n, batch_size))
 
 
+def to_model_units(x: ArrayLike, y: ArrayLike, standardize: bool,
+                   dtype: torch.dtype | None = None) -> tuple[Scaling, Tensor, Tensor]:
+    """Check points as every fit does, and move them to model units: (scaling, x (N, D), y (N,))."""
+    x_np = as_inputs(x)
+    y_np = as_targets(y, n=x_np.shape[0])
+    scaling = Scaling.from_data(x_np, y_np) if standardize else Scaling.identity(x_np.shape[1])
+    return scaling, scaling.x(x_np, dtype), scaling.y(y_np, dtype)
+
+
 @dataclass(frozen=True)
 class Scaling:
     """x -> (x - x_mean) / x_std and y -> (y - y_mean) / y_std; identity when not standardising."""

@@ -27,7 +27,7 @@ def gaussian_kl(mu: Tensor, sigma: Tensor, prior_sigma: float) -> Tensor:
     The textbook form, for any (mu, sigma) pair; :meth:`MeanFieldGaussian.kl`, which runs
     every training step, computes the same sum in fewer tensor operations (building
     ``torch.distributions`` objects each step would cost more than the arithmetic).
-    ``tests/test_posterior.py`` checks both against ``kl_divergence``.
+    ``tests/bnn/test_posterior.py`` checks both against ``kl_divergence``.
     """
     ratio = (sigma / prior_sigma) ** 2
     return 0.5 * (ratio + (mu / prior_sigma) ** 2 - 1.0 - torch.log(ratio)).sum()

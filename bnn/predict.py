@@ -73,7 +73,10 @@ class Predictive(ABC):
         ``seed`` (default: the config's seed), so the same call gives the same draws.
         """
         check_samples(samples)
-        x_np = self.checked_inputs(x)
+        return self._draws(self.checked_inputs(x), samples, seed, generator)
+
+    def _draws(self, x_np: np.ndarray, samples: int, seed: int | None, generator: torch.Generator | None
+               ) -> np.ndarray:
         if generator is None:
             generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
         with torch.no_grad():
@@ -84,9 +87,9 @@ class Predictive(ABC):
                 generator: torch.Generator | None = None) -> pd.DataFrame:
         """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
         check_level(level)
+        check_samples(samples)
         x_np = self.checked_inputs(x_new)
-        f = self.sample_functions(x_np, samples=samples, seed=seed, generator=generator)
-        return predictive_table(x_np, f, self.noise_sigma, level)
+        return predictive_table(x_np, self._draws(x_np, samples, seed, generator), self.noise_sigma, level)
 
     def checked_inputs(self, x: ArrayLike) -> np.ndarray:
         """x as a checked (N, D) array with the model's D columns."""

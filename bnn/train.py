@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor
 
 from bnn.config import Config
-from bnn.data import Scaling, as_inputs, as_targets, batch_size_for, steps_per_epoch
+from bnn.data import Scaling, batch_size_for, to_model_units
 from bnn.errors import TrainingDiverged
 from bnn.loss import LossTerms, negative_elbo
 from bnn.model import BayesMLP
@@ -52,10 +52,6 @@ class Fitted(Predictive):
         reports often but redraws rarely pays for a table only when it draws one."""
         frame = pd.DataFrame(self.history_rows, columns=HISTORY_COLUMNS)
         return frame.astype({"epoch": "int64", "step": "int64"})
-
-    @property
-    def input_dim(self) -> int:
-        return self.model.input_dim
 
     @property
     def noise_sigma(self) -> float:
@@ -132,10 +128,7 @@ class Training:
 
 def prepare(x: ArrayLike, y: ArrayLike, config: Config) -> Training:
     """Check the points, move them to model units, and build the model and Adam for ``config``."""
-    x_np = as_inputs(x)
-    y_np = as_targets(y, n=x_np.shape[0])
-    scaling = Scaling.from_data(x_np, y_np) if config.standardize else Scaling.identity(x_np.shape[1])
-    xt, yt = scaling.x(x_np), scaling.y(y_np)
+    scaling, xt, yt = to_model_units(x, y, config.standardize)
     generator = torch.Generator().manual_seed(config.seed)
     model = BayesMLP(xt.shape[1], config.replace(noise_sigma=scaling.model_noise(config.noise_sigma)),
                      generator=generator)
@@ -157,7 +150,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
     config = config or Config()
     run = prepare(x, y, config)
     fitted, rows = run.fitted, run.fitted.history_rows
-    steps = config.epochs * steps_per_epoch(fitted.n_train, config.batch_size)
+    steps = config.total_steps(fitted.n_train)
     start = time.perf_counter()
     step = 0
     for epoch in range(1, config.epochs + 1):
@@ -176,17 +169,20 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
             break
     fitted.seconds = time.perf_counter() - start
     fitted.model.eval()
+    if not all(bool(torch.isfinite(p).all()) for p in run.params):  # a last step can break the weights alone
+        raise _diverged("the variational parameters were no longer finite numbers", rows[-1][0], config)
     return fitted
 
 
 def _check_finite(row: tuple[float, ...], config: Config) -> None:
     """A NaN or infinite loss only grows from here: stop with a message saying what to lower."""
     epoch, step, nll, kl, total, noise = row
-    if all(math.isfinite(v) for v in (nll, kl, total, noise)):
-        return
+    if not all(math.isfinite(v) for v in (nll, kl, total, noise)):
+        raise _diverged(f"the loss was {total:g} (negative log-likelihood {nll:g}, KL {kl:g})", epoch, config)
+
+
+def _diverged(what: str, epoch: float, config: Config) -> TrainingDiverged:
     # A wide prior lets the KL's gradient and the weights' scale explode along with a large step.
     prior = f", or the prior σ (now {config.prior_sigma:g})" if config.prior_sigma > 10 else ""
-    raise TrainingDiverged(
-        f"training diverged: the loss was {total:g} (negative log-likelihood {nll:g}, KL {kl:g}) by epoch "
-        f"{int(epoch):,} of {config.epochs:,}; lower the learning rate (now {config.lr:g}){prior}"
-    )
+    return TrainingDiverged(f"training diverged: {what} by epoch {int(epoch):,} of {config.epochs:,}; "
+                            f"lower the learning rate (now {config.lr:g}){prior}")

@@ -19,7 +19,7 @@ here is computed from that mixture, given the draws f (S, N) in the target's uni
   (Grimit et al. 2006, "The continuous ranked probability score for circular variables
   and its application to mesoscale forecast ensemble verification", eq. 5). Written
   here because the one library that offers it (properscoring) is unmaintained since
-  2015; ``tests/test_metrics.py`` checks it against a Monte Carlo estimate.
+  2015; ``tests/bnn/evaluation/test_metrics.py`` checks it against a Monte Carlo estimate.
 """
 
 from __future__ import annotations

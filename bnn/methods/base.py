@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor
 
 from bnn.config import Config
-from bnn.data import Scaling, as_inputs, as_targets
+from bnn.data import Scaling, to_model_units
 from bnn.predict import Predictive
 
 
@@ -55,10 +55,8 @@ class Prepared:
 
 def prepare(x: ArrayLike, y: ArrayLike, config: Config, dtype: torch.dtype | None = None) -> Prepared:
     """Validate points as :func:`bnn.fit` does and move them to model units."""
-    x_np = as_inputs(x)
-    y_np = as_targets(y, n=x_np.shape[0])
-    scaling = Scaling.from_data(x_np, y_np) if config.standardize else Scaling.identity(x_np.shape[1])
-    return Prepared(scaling.x(x_np, dtype), scaling.y(y_np, dtype), scaling, scaling.model_noise(config.noise_sigma))
+    scaling, x_model, y_model = to_model_units(x, y, config.standardize, dtype)
+    return Prepared(x_model, y_model, scaling, scaling.model_noise(config.noise_sigma))
 
 
 @dataclass

@@ -4,7 +4,7 @@ Both follow Gelman et al., "Bayesian Data Analysis" (3rd ed., section 11.4-11.5)
 formulas Stan and Pyro use: split R-hat compares the spread within half-chains with the
 spread between them; the effective sample size sums the chains' pooled autocorrelation
 over Geyer's initial positive (monotone) sequence. Written here (about forty lines)
-because the runtime does not depend on Pyro; ``tests/test_hmc.py`` checks both against
+because the runtime does not depend on Pyro; ``tests/bnn/methods/test_hmc.py`` checks both against
 ``pyro.ops.stats``. For a network, compute them on function values f(x), not weights:
 swapping hidden units leaves f unchanged, so weights never mix across those copies.
 """

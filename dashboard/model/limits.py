@@ -99,10 +99,14 @@ def weight_count(config: Config, input_dim: int = 1) -> int:
 
 def training_work(config: Config, n_points: int, limits: Limits, input_dim: int = 1) -> float:
     """Multiply-adds of a run (forward and backward together, see ``Limits.training_work``)."""
-    steps = config.epochs * steps_per_epoch(n_points, config.batch_size)
-    per_step = (config.train_samples * batch_size_for(n_points, config.batch_size) * weight_count(config, input_dim)
-                + limits.step_overhead)
-    return steps * per_step
+    steps_per, per_sample = _work_terms(config, n_points, input_dim)
+    return config.epochs * steps_per * (config.train_samples * per_sample + limits.step_overhead)
+
+
+def _work_terms(config: Config, n_points: int, input_dim: int) -> tuple[int, int]:
+    """Steps per epoch, and multiply-adds of one training sample in one step (batch x weights)."""
+    return (steps_per_epoch(n_points, config.batch_size),
+            batch_size_for(n_points, config.batch_size) * weight_count(config, input_dim))
 
 
 def check_training_work(config: Config, n_points: int, limits: Limits = LIMITS, input_dim: int = 1) -> None:
@@ -121,8 +125,7 @@ def check_training_work(config: Config, n_points: int, limits: Limits = LIMITS, 
 def _what_to_lower(config: Config, n_points: int, limits: Limits, input_dim: int) -> str:
     """The most epochs, and the most training samples, that fit the budget with the rest unchanged.
     The work is linear in the epochs and affine in the samples (see :func:`training_work`)."""
-    steps_per = steps_per_epoch(n_points, config.batch_size)
-    per_sample = batch_size_for(n_points, config.batch_size) * weight_count(config, input_dim)
+    steps_per, per_sample = _work_terms(config, n_points, input_dim)
     per_step = config.train_samples * per_sample + limits.step_overhead
     options = []
     epochs = int(limits.training_work // (steps_per * per_step))

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import bnn
-from bnn.data import steps_per_epoch
 from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
 
@@ -99,7 +98,7 @@ def callback_every(state: AppState, target_rows: int = 200) -> int:
 
     Each report costs the callback's Python (the live view decides itself how often to
     redraw); 200 points still draw a smooth loss curve."""
-    steps = state.config.epochs * steps_per_epoch(len(state.points), state.config.batch_size)
+    steps = state.config.total_steps(len(state.points))
     return max(1, steps // target_rows)
 
 

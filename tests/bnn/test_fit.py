@@ -173,3 +173,23 @@ def test_the_methods_trainer_raises_the_same_error() -> None:
     with pytest.raises(TrainingDiverged, match="ensemble: training diverged: the loss became nan at epoch 1"):
         optimise.train(w0, data, nan_nll, weight_decay=0.0, epochs=5, lr=0.1, batch_size=None, learn_noise=False,
                        generator=torch.Generator().manual_seed(0), method="ensemble")
+
+
+def test_weights_broken_by_the_last_step_alone_still_raise(article_points, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loss is computed before the step's update, so a last update that breaks the weights
+    # leaves every reported loss finite: the fit checks the parameters once at the end too.
+    from bnn import train
+
+    x, y = article_points
+    original, calls = train.Training.step, []
+
+    def step(self: train.Training, xb: torch.Tensor, yb: torch.Tensor) -> object:
+        terms = original(self, xb, yb)
+        calls.append(1)
+        if len(calls) == 5:  # the last of 5 full-batch epochs
+            self.fitted.model.posterior.mu.data[0] = float("inf")
+        return terms
+
+    monkeypatch.setattr(train.Training, "step", step)
+    with pytest.raises(TrainingDiverged, match="variational parameters were no longer finite numbers by epoch 5"):
+        bnn.fit(x, y, bnn.Config(epochs=5))
