@@ -24,6 +24,7 @@ def main() -> None:
     pages = sorted((Path(__file__).parent / "pages").glob("[0-9]*.py"))
     home = st.Page(main_page.render, title="Dashboard", icon=icons.APP, default=True, url_path="dashboard")
     page = st.navigation([home, *(st.Page(p, icon=icons.PAGES.get(p.stem, icons.PAGE)) for p in pages)])
+    session.init_session()  # the link is read on whichever page a session starts
     session.keep_link()
     page.run()
 

@@ -18,11 +18,12 @@ from bnn import methods
 from bnn.errors import BNNError
 from bnn.evaluation import regions
 from bnn.methods import METHODS, FittedMethod, MethodProgress
-from dashboard import icons, live, session
+from dashboard import icons, session
 from dashboard.figures.compare import comparison_figure
-from dashboard.model import link, runner
+from dashboard.model import runner
 from dashboard.model.limits import LIMITS, method_work
 from dashboard.model.link import AppState
+from dashboard.model.pin import describe
 from dashboard.model.runs import RunRequests
 from dashboard.model.text import escape_markdown
 from dashboard.points import true_function, truth_on
@@ -51,8 +52,7 @@ def source_state(source: str) -> AppState:
         return session.PRESETS["gap"].build()
     if source == "article":
         return AppState()
-    shown = st.session_state.get(live.SHOWN)
-    return shown.state if shown is not None else link.decode(st.query_params.to_dict()).state
+    return session.link_state()  # what the main page's link says, trained there or not
 
 
 def settings_widgets(name: str) -> dict:
@@ -195,6 +195,8 @@ def render() -> None:
                "reference sampler, and judge for yourself.")
     source = st.radio("Points and model", list(SOURCES), format_func=SOURCES.get, key="cmp_source", horizontal=True)
     state = source_state(source)
+    if source == "main":  # settings that may come from a link: escaped like all the visitor's input
+        st.caption(escape_markdown(f"{describe(state.config, len(state.points))}."))
     choice = session.FORMULA if state.expression else (state.toy or session.NO_FUNCTION)
     try:
         fn = true_function(choice, state.expression)

@@ -19,10 +19,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import bnn
-from dashboard import icons, result
+from dashboard import icons, result, session
 from dashboard.figures.band import BandData, band_data, update_band
 from dashboard.figures.loss import update_loss
-from dashboard.model import link, runner
+from dashboard.model import runner
 from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
 from dashboard.model.runs import RunRequests
@@ -152,22 +152,28 @@ def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runne
 
 
 def current_fit() -> Shown | None:
-    """The fit on the main page; in a session that starts on another page, the fit of the
-    link's state (or the article's run), trained now. None (with a message) if refused."""
+    """The fit of the link's state (the main page's settings and points), for the other pages.
+
+    The main page's fit if it is that one, else the server's cached fit, else trained now: a page
+    shows the same fit whether it is reached from the main page or opened by its URL in a new
+    session (a reload), even when the main page still shows an older fit. None (with a message)
+    if the caps refuse it."""
+    state = session.link_state()
+    key = runner.key_of(state)
     shown = st.session_state.get(SHOWN)
-    if shown is not None:
+    if shown is not None and shown.key == key:
         return shown
-    state = link.decode(st.query_params.to_dict()).state
     slot = st.empty()
     try:
-        with st.spinner("No fit in this session yet: fitting the main page's settings…"):
+        with st.spinner("Fitting the main page's settings: this session has no finished fit of them yet…"):
             fitted = runner.train(state, on_wait=lambda waited: slot.warning(
-                f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"))
+                f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)",
+                icon=icons.BUSY))
     except bnn.BNNError as exc:
         slot.error(f"Could not fit: {escape_markdown(exc)}", icon=icons.ERROR)
         return None
     slot.empty()
-    st.session_state[SHOWN] = Shown(runner.key_of(state), fitted, state)
+    st.session_state[SHOWN] = Shown(key, fitted, state)
     return st.session_state[SHOWN]
 
 

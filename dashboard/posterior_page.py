@@ -11,6 +11,7 @@ from bnn.evaluation import weights
 from dashboard import icons, live
 from dashboard.figures.posterior import functions_figure, weights_figure
 from dashboard.model.limits import LIMITS
+from dashboard.model.pin import describe
 from dashboard.model.text import escape_markdown
 
 
@@ -68,11 +69,14 @@ def prior_section(shown: live.Shown) -> None:
 
 
 def render() -> None:
-    """The page: the fit on the main page (trained now if this session has none), weight by weight."""
+    """The page: the fit of the link's state (the main page's, trained now if this session has none), weight
+    by weight."""
     st.title("The posterior, weight by weight")
-    st.caption("Each weight w has its own Gaussian q(w) = N(μ, σ²); the prior is N(0, σₚ²) for all of them. "
-               "This page shows the fit on the main page.")
+    st.caption("Each weight w has its own Gaussian q(w) = N(μ, σ²); the prior is N(0, σₚ²) for all of them.")
     shown = live.current_fit()
     if shown is not None:
+        # the settings may come from a link: escaped like all the visitor's input
+        st.caption(escape_markdown(f"The fit of the main page's settings and points (the link's): "
+                                   f"{describe(shown.fitted.config, len(shown.state.points))}."))
         weight_section(shown)
         prior_section(shown)

@@ -27,6 +27,7 @@ EDITOR = "points_editor"  # the data editor's edit state
 EDITOR_BASE = "points_base"  # the table the editor edits
 LINK_PROBLEMS = "link_problems"
 LINK = "link_params"  # the query of the dashboard's current state
+STATE = "link_state"  # that state (AppState), with every point even when too many travel in a link
 LOG_LOSS = "log_loss"  # the "Log-scale loss" toggle (a preference of the session, not in the link)
 MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
@@ -35,10 +36,14 @@ NO_FUNCTION = "none"
 
 
 def init_session() -> None:
-    """On a session's first run, read the link once and seed every control from it."""
+    """On a session's first run, on whichever page it starts, read the link once: seed every control
+    from it and keep its state, so that every page shows it and a page switch (which drops the
+    address's query) does not lose it."""
     if st.session_state.get("_initialised"):
         return
     decoded = link.decode(st.query_params.to_dict())
+    st.session_state[STATE] = decoded.state
+    st.session_state[LINK] = link.encode(decoded.state).params
     problems = list(decoded.problems)
     if decoded.points_left_out is not None:
         problems.append(
@@ -166,9 +171,20 @@ def apply_preset(name: str) -> None:
 
 
 # ---- the link -----------------------------------------------------------------------------
+def link_state() -> AppState:
+    """The state every page shows: the main page's settings and points, which its link carries.
+
+    In a session that began on another page (a page opened by its URL, or reloaded), the main page
+    has not run yet: the state is the one the link in the address describes."""
+    init_session()
+    return st.session_state[STATE]
+
+
 def write_link(state: AppState) -> link.Encoded:
-    """Put ``state`` in the page's URL (only when it changed, to keep the history quiet)."""
+    """Make ``state`` the session's and put it in the page's URL (only when it changed, to keep the
+    history quiet)."""
     encoded = link.encode(state)
+    st.session_state[STATE] = state
     st.session_state[LINK] = encoded.params
     keep_link()
     return encoded

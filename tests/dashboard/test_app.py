@@ -605,6 +605,40 @@ def test_posterior_page_on_a_fresh_session_fits_and_shows_the_weights() -> None:
     assert not at.exception
 
 
+POSTERIOR = "pages/2_Posterior.py"
+
+
+def test_every_page_shows_the_fit_of_the_links_state() -> None:
+    """A page reached from the main page shows the same fit as the page opened by its URL in a new
+    session (a reload): the fit of the link's settings, not an older fit still on the main page."""
+    at = main_page()
+    at.number_input(key="seed").set_value(5).run()  # not trained: the main page keeps the older band
+    assert shown_config(at).seed == 0 and at.query_params == {"seed": "5"}
+    at.switch_page(POSTERIOR).run()
+    assert not at.exception and not errors(at)
+    assert shown_config(at) == bnn.Config(seed=5)  # the link's fit, trained now
+    assert any("1-32-1 sigmoid net" in c and "seed 5, 6 points" in c for c in captions(at))
+    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    reloaded.query_params.update(at.query_params)
+    reloaded.switch_page(POSTERIOR).run()
+    assert [m.value for m in reloaded.metric] == [m.value for m in at.metric]  # the same numbers
+    assert reloaded.session_state[SHOWN].fitted is at.session_state[SHOWN].fitted  # the server's cached fit
+    at.switch_page("app.py").run()  # and back on the main page, that fit is the current one
+    assert shown_config(at) == bnn.Config(seed=5) and any("Trained 2,000 epochs" in c for c in captions(at))
+    assert not at.info and at.query_params == {"seed": "5"}
+
+
+def test_a_session_that_starts_on_another_page_keeps_the_links_state() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"act": "tanh", "epochs": "300"})
+    at.switch_page(POSTERIOR).run()
+    assert shown_config(at) == bnn.Config(activation="tanh", epochs=300)
+    assert any("1-32-1 tanh net" in c and "300 epochs" in c for c in captions(at))
+    at.switch_page("app.py").run()
+    assert at.selectbox(key="activation").value == "tanh" and at.number_input(key="epochs").value == 300
+    assert shown_config(at) == bnn.Config(activation="tanh", epochs=300) and not at.info
+
+
 def test_posterior_page_warns_when_sigma_collapses() -> None:
     at = AppTest.from_file(str(ROOT / "pages" / "2_Posterior.py"), default_timeout=TIMEOUT)
     x, y = bnn.toys.article_points()

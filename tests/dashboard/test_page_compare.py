@@ -127,3 +127,15 @@ def test_a_refusal_quoting_user_text_shows_it_as_typed(monkeypatch: pytest.Monke
     assert len(shown) > 10  # the walk found the page's elements (a walk finding none would pass)
     for markdown in shown:
         rendered(markdown)
+
+
+def test_the_main_pages_source_is_the_links_state() -> None:
+    """The Compare page's "main page" points and model are those of the link, even before the main
+    page has trained them."""
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=TIMEOUT).run()
+    at.number_input(key="seed").set_value(4).run()  # not trained on the main page
+    at.switch_page("pages/4_Compare.py")
+    at.session_state["cmp_methods"] = ["bbb"]
+    at.run()
+    assert not at.exception and at.radio(key="cmp_source").value == "main"
+    assert any("1-32-1 sigmoid net" in rendered(c.value) and "seed 4, 6 points" in rendered(c.value) for c in at.caption)
