@@ -138,4 +138,5 @@ def test_the_main_pages_source_is_the_links_state() -> None:
     at.session_state["cmp_methods"] = ["bbb"]
     at.run()
     assert not at.exception and at.radio(key="cmp_source").value == "main"
-    assert any("1-32-1 sigmoid net" in rendered(c.value) and "seed 4, 6 points" in rendered(c.value) for c in at.caption)
+    shown = [rendered(c.value) for c in at.caption]
+    assert any("1-32-1 sigmoid net" in c and "seed 4, 6 points" in c for c in shown), shown
