@@ -5,8 +5,11 @@ without pressing anything), on Train, on any change when "Auto-train" is on, and
 again after a rerun interrupted it with the same settings (moving a view control
 mid-run). Streamlit stops a run by raising its control exceptions from the next
 ``st`` call, which the progress callback makes twice a second, so a changed control
-or Stop ends the run within about half a second. Only finished runs are kept (see
-:mod:`dashboard.model.runner`).
+or Stop ends the run within about half a second (meanwhile the click's rerun has already
+started, in a new thread: Streamlit's fast reruns). Only finished runs are cached (see
+:mod:`dashboard.model.runner`) and only they are what a link reproduces; a run the visitor
+stops stays on screen as it got, labelled as such, until a change or Train replaces it, or the
+visitor goes back to the last finished fit.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from dashboard.figures.loss import update_loss
 from dashboard.model import runner
 from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
-from dashboard.model.runs import RunRequests
+from dashboard.model.runs import Running, RunRequests
 from dashboard.model.text import escape_markdown
 
-SHOWN = "shown_fit"
+SHOWN = "shown_fit"  # the last finished fit on the main page (a Shown)
+RUNNING = "running_fit"  # the run in progress: (AppState, dashboard.model.runs.Running)
+STOPPED = "stopped_partial_fit"  # the run the visitor stopped, as far as it got (a Shown with stopped_at)
+STOP_WAIT = 5.0  # seconds Stop waits for the stopped run to end (it ends within about half a second)
 REQUESTS = RunRequests(pending_key="pending_fit", stopped_key="stopped_fit")
 # Live frames cost the server CPU that the fit needs (and the browser, on the same machine,
 # a Plotly redraw each): a cheap band at most once a second, the loss twice a second.
@@ -41,14 +47,48 @@ BAND_EVERY = 1.0  # seconds between live-band redraws, at least
 class Shown:
     """The fit on screen and the state it was trained for."""
 
-    key: runner.Key
+    key: runner.Key  # the fit's cache key (a stopped run's: its own, never in the cache)
     fitted: bnn.Fitted
     state: AppState
+    stopped_at: int | None = None  # the epoch a stopped run reached; None for a finished fit
+
+    @property
+    def label(self) -> str:
+        """What the band of a stopped run is titled; empty for a finished fit."""
+        return "" if self.stopped_at is None else f"stopped at epoch {self.stopped_at:,} (not cached, not in the link)"
 
 
 def stop() -> None:
-    """Stop button callback: forget the running request so the rerun does not restart it."""
-    REQUESTS.stop(st.session_state)
+    """Stop button callback: forget the running request so the rerun does not restart it, and keep
+    the run as far as it got. The callback runs in the click's new script thread while the stopped
+    run trains on until its next ``st`` call (half a second at most): it waits for that run to end."""
+    ss = st.session_state
+    REQUESTS.stop(ss)
+    state, running = ss.pop(RUNNING, (None, None))
+    partial = None if running is None else running.partial(wait=STOP_WAIT)
+    if partial is not None:
+        fitted, epoch, step = partial
+        config_json, points = runner.key_of(state)
+        # its own key (training is seeded: the same step, the same numbers), which the cache never holds
+        ss[STOPPED] = Shown((f"{config_json}#stopped after step {step}", points), fitted, state, epoch)
+
+
+def stopped_fit(key: runner.Key) -> Shown | None:
+    """The run of the settings ``key`` that the visitor stopped, while nothing replaced it (a change
+    of settings or points, Train, the way back); dropped otherwise."""
+    ss = st.session_state
+    ss.pop(RUNNING, None)  # a run that ended without Stop leaves nothing to keep
+    partial: Shown | None = ss.get(STOPPED)
+    if partial is not None and (runner.key_of(partial.state) != key or not REQUESTS.stopped(ss, key)
+                                or runner.CACHE.get(key) is not None):  # a finished fit of it came since
+        ss.pop(STOPPED)
+        return None
+    return partial
+
+
+def back_to_finished() -> None:
+    """Button callback: show the last finished fit instead of the stopped run."""
+    st.session_state.pop(STOPPED, None)
 
 
 def refusal(state: AppState) -> str | None:
@@ -95,6 +135,7 @@ class LiveTraining:
     loss_slot: st.delta_generator.DeltaGenerator
     log: bool
     pinned: BandData | None = None
+    running: Running = field(default_factory=Running)  # what Stop keeps
     _last_loss: float = -math.inf
     _last_band: float = -math.inf
     _band_every: float = BAND_EVERY
@@ -107,6 +148,7 @@ class LiveTraining:
                             f"Retrying… ({waited:.0f} s)", icon=icons.BUSY)
 
     def on_progress(self, p: bnn.Progress) -> None:
+        self.running.fitted = p.fitted
         now = time.monotonic()
         if now - self._last_loss >= LOSS_EVERY:
             self._last_loss = now
@@ -151,6 +193,17 @@ def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runne
                        f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
 
 
+def describe_stopped(status: st.delta_generator.DeltaGenerator, partial: Shown, finished: bool) -> None:
+    """The line over a stopped run's band, and the way back to the last finished fit if there is one."""
+    with status.container():
+        st.info(f"Training stopped at epoch {partial.stopped_at:,} of {partial.fitted.config.epochs:,} (not "
+                "cached, not in the link): the band and the loss curve show the fit as far as it got; press "
+                "**Train** to run it again.", icon=icons.STOPPED)
+        if finished:
+            st.button("Back to the last finished fit", key="back_to_finished", icon=icons.BACK,
+                      on_click=back_to_finished)
+
+
 def current_fit() -> Shown | None:
     """The fit of the link's state (the main page's settings and points), for the other pages.
 
@@ -182,12 +235,16 @@ def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
     server refuse it."""
     key = runner.key_of(state)
     REQUESTS.ask(st.session_state, key)
+    st.session_state[RUNNING] = (state, live.running)
     try:
         fitted = runner.train(state, live.on_progress, live.on_wait)
+        live.running.finished = True
     except bnn.BNNError as exc:
         REQUESTS.done(st.session_state)
         live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon=icons.ERROR)
         return None
+    finally:  # also when Stop or a rerun ends it: a Stop callback may be waiting for this
+        live.running.ended.set()
     REQUESTS.done(st.session_state)
     live.notice.empty()
     st.session_state[SHOWN] = Shown(key, fitted, state)

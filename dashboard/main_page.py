@@ -35,6 +35,19 @@ def link_problems() -> None:
                   on_click=lambda: st.session_state.pop(session.LINK_PROBLEMS, None))
 
 
+def status_line(status: st.delta_generator.DeltaGenerator, key: runner.Key, refused: str | None,
+                stopped: live.Shown | None, shown: live.Shown | None, training: bool) -> None:
+    """The one line over the band: a refusal, a stopped run, what the band shows, or what to do."""
+    if refused is not None:  # one message, whether or not an older fit is on screen
+        status.error(live.not_trained(refused, on_screen=shown is not None), icon=icons.ERROR)
+    elif stopped is not None:
+        live.describe_stopped(status, stopped, finished=shown is not None)
+    elif shown is not None:
+        live.describe(status, shown, key)
+    elif not training:  # a run that failed has said why in the notice
+        status.info("Press **Train** to fit these points.")
+
+
 def training_panel(state: AppState, fn: object) -> None:
     buttons = st.columns([1, 1, 2, 2], vertical_alignment="center")
     clicked = buttons[0].button("Train", key="train", type="primary", width="stretch")
@@ -42,6 +55,7 @@ def training_panel(state: AppState, fn: object) -> None:
     fitted = runner.CACHE.get(key)
     refused = None if fitted is not None else live.refusal(state)
     training = refused is None and fitted is None and live.wants_training(key, clicked)
+    stopped = live.stopped_fit(key)  # None while training: Train or a resumed run replaces it
     stop_slot = buttons[1].empty()
     if training:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
@@ -60,18 +74,15 @@ def training_panel(state: AppState, fn: object) -> None:
     if not training and fitted is not None:
         st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
     shown: live.Shown | None = st.session_state.get(live.SHOWN)
-    if refused is not None:  # one message, whether or not an older fit is on screen
-        status.error(live.not_trained(refused, on_screen=shown is not None), icon=icons.ERROR)
-    elif shown is not None:
-        live.describe(status, shown, key)
-    elif not training:  # a run that failed has said why in the notice
-        status.info("Press **Train** to fit these points.")
-    if shown is None:
+    status_line(status, key, refused, stopped, shown, training)
+    on_screen = stopped or shown
+    if on_screen is None:
         return
-    result.draw_fit(shown.fitted, shown.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned,
-                    band_note=band_note)
-    with pin_slot:
-        pin.panel(shown, state.view)
+    result.draw_fit(on_screen.fitted, on_screen.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned,
+                    band_note=band_note, title=on_screen.label)
+    if stopped is None:  # Pin keeps finished fits
+        with pin_slot:
+            pin.panel(on_screen, state.view)
 
 
 def render() -> None:

@@ -75,14 +75,15 @@ def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> N
 def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
              band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
              log_scale: bool, pinned: band.BandData | None = None,
-             band_note: st.delta_generator.DeltaGenerator | None = None) -> None:
-    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads.
-    ``band_note``: where a note on the band goes (under it), if not in the flow of the page."""
+             band_note: st.delta_generator.DeltaGenerator | None = None, title: str = "") -> None:
+    """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads
+    (of a finished fit only). ``band_note``: where a note on the band goes (under it), if not in the flow
+    of the page; ``title``: the band's, if any (a stopped run's label)."""
     data, samples = band_data(fitted, key, state.view)
     if samples < state.view.samples:
         st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
                    f"{state.view.samples}, to keep the page quick.")
-    show(band_slot, band_figure(data, state.view, state.points, fn, pinned=pinned), key="band_chart")
+    show(band_slot, band_figure(data, state.view, state.points, fn, title=title, pinned=pinned), key="band_chart")
     truth = drawn_truth(fn, data)
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
@@ -90,6 +91,9 @@ def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[
     note = loss.log_scale_note(fitted.history) if log_scale else None
     if note:
         st.caption(note)
+    if fitted.stopped_early:  # its config would reproduce the finished run, not this one
+        st.caption("Downloads are offered for finished fits.")
+        return
     with st.expander("Downloads", expanded=False):
         downloads(fitted, data)
 
