@@ -241,6 +241,8 @@ def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
         live.running.finished = True
     except bnn.BNNError as exc:
         REQUESTS.done(st.session_state)
+        for slot in (live.status, live.band_slot, live.loss_slot):  # the failed run's live frames go with it
+            slot.empty()
         live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon=icons.ERROR)
         return None
     finally:  # also when Stop or a rerun ends it: a Stop callback may be waiting for this

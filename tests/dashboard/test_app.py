@@ -423,6 +423,16 @@ def test_a_diverging_run_says_so_and_keeps_the_last_good_band() -> None:
     assert not any(np.isnan(t["y"]).any() for t in band_traces(at).values() if t.get("y") is not None)
 
 
+def test_a_first_run_that_diverges_leaves_only_its_message() -> None:
+    # nothing on screen yet: the diverged run's live band, loss curve and progress bar must go too
+    at = main_page({"hidden": "64-64", "act": "relu", "init": "scaled", "prior": "1000000.0", "lr": "10.0",
+                    "epochs": "200"})
+    assert not at.exception and SHOWN not in at.session_state
+    [message] = errors(at)
+    assert "training diverged" in message
+    assert not at.get("plotly_chart") and not at.get("progress")
+
+
 HEAVY_LINK = {"hidden": "256-256-256", "epochs": "20000", "mc": "64"}  # each within its cap, not all three
 
 
