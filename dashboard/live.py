@@ -121,6 +121,11 @@ def wants_training(key: runner.Key, clicked: bool) -> bool:
     return REQUESTS.pending(ss, key) or SHOWN not in ss or bool(ss.get("auto_train"))
 
 
+def busy(waited: float) -> str:
+    """What a visitor reads while every training slot of the server is taken."""
+    return f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"
+
+
 @dataclass
 class LiveTraining:
     """Progress callbacks that redraw the status, the loss curve and the band, throttled by time.
@@ -144,8 +149,7 @@ class LiveTraining:
     _loss_fig: go.Figure | None = field(default=None, repr=False)
 
     def on_wait(self, waited: float) -> None:
-        self.notice.warning(f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. "
-                            f"Retrying… ({waited:.0f} s)", icon=icons.BUSY)
+        self.notice.warning(busy(waited), icon=icons.BUSY)
 
     def on_progress(self, p: bnn.Progress) -> None:
         self.running.fitted = p.fitted
@@ -172,7 +176,8 @@ class LiveTraining:
         data = band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
         title = f"during training: epoch {p.epoch:,}"
         if self._band_fig is None:
-            self._band_fig = result.band_figure(data, view, self.state.points, self.fn, title=title,
+            self._band_fig = result.band_figure(data, view, self.state.points, result.drawn_truth(self.fn, data),
+                                                title=title,
                                                 pinned=self.pinned)
         else:
             update_band(self._band_fig, data, view, title=title)
@@ -219,9 +224,7 @@ def current_fit() -> Shown | None:
     slot = st.empty()
     try:
         with st.spinner("Fitting the main page's settings: this session has no finished fit of them yet…"):
-            fitted = runner.train(state, on_wait=lambda waited: slot.warning(
-                f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)",
-                icon=icons.BUSY))
+            fitted = runner.train(state, on_wait=lambda waited: slot.warning(busy(waited), icon=icons.BUSY))
     except bnn.BNNError as exc:
         slot.error(f"Could not fit: {escape_markdown(exc)}", icon=icons.ERROR)
         return None

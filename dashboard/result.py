@@ -45,10 +45,10 @@ def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[band.Ban
     return _band_data(fitted, key, view, samples), samples
 
 
-def band_figure(data: band.BandData, view: View, points: Points, fn: Callable[[np.ndarray], np.ndarray] | None,
-                title: str = "", pinned: band.BandData | None = None) -> go.Figure:
-    """The band plot as the page shows it (with the pinned run's band under it, if any)."""
-    truth = drawn_truth(fn, data)
+def band_figure(data: band.BandData, view: View, points: Points, truth: Drawn | None, title: str = "",
+                pinned: band.BandData | None = None) -> go.Figure:
+    """The band plot as the page shows it, with the true function as :func:`drawn_truth` draws it (and
+    the pinned run's band under it, if any)."""
     fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
                            title=title, pinned=pinned)
     fig.update_layout(height=460)
@@ -83,8 +83,8 @@ def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[
     if samples < state.view.samples:
         st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
                    f"{state.view.samples}, to keep the page quick.")
-    show(band_slot, band_figure(data, state.view, state.points, fn, title=title, pinned=pinned), key="band_chart")
     truth = drawn_truth(fn, data)
+    show(band_slot, band_figure(data, state.view, state.points, truth, title=title, pinned=pinned), key="band_chart")
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
     show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")
