@@ -67,7 +67,8 @@ class Running:
     ended: threading.Event = field(default_factory=threading.Event)
 
     def partial(self, wait: float) -> tuple[bnn.Fitted, int, int] | None:
-        """The stopped run as far as it got: a copy of its fit marked stopped early, and the epoch and
+        """The stopped run as far as it got: its fit marked stopped early (a new record sharing the
+        model, which no longer changes once the run has ended), and the epoch and
         step it reached. None if it finished, had no model yet (it waited for a training slot), or
         had not ended within ``wait`` seconds. A run ends in a progress report, after that report's
         history row was written, so the last row names the step the model is at."""
