@@ -4,6 +4,7 @@
     cfg = bnn.Config()                       # the article's run
     fitted = bnn.fit(x, y, cfg)              # x: (N,) or (N, D); y: (N,)
     table = bnn.predict(fitted, x_new, samples=100, level=0.95)
+    before = bnn.prior(cfg)                  # the prior predictive: the same table and draws
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bnn.errors import BNNError, ConfigError, ExpressionError, ModelFileError, P
 from bnn.expr import compile_expression
 from bnn.io import load, save
 from bnn.predict import predict, sample_functions
+from bnn.prior import Prior, prior
 from bnn.train import Fitted, Progress, fit, set_threads
 
 __all__ = [
@@ -26,11 +28,13 @@ __all__ = [
     "KLEstimator",
     "ModelFileError",
     "PointsError",
+    "Prior",
     "Progress",
     "compile_expression",
     "fit",
     "load",
     "predict",
+    "prior",
     "sample_functions",
     "save",
     "set_threads",
