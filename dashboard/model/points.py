@@ -57,6 +57,13 @@ class Points:
         return cls(x32.astype(np.float64), y32.astype(np.float64))
 
     @classmethod
+    def none(cls) -> Points:
+        """No points: the chart shows the prior, and nothing is trained until a point is added."""
+        empty = np.empty(0, dtype=np.float64)
+        empty.flags.writeable = False
+        return cls(empty, empty)
+
+    @classmethod
     def article(cls) -> Points:
         """The article's six points of -x^4 + 3x^2 + 1."""
         return cls.of(*toys.article_points())
@@ -129,7 +136,8 @@ def parse_number(value: object) -> float:
 def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
     """A table with columns x and y (text or numbers) -> Points.
 
-    A row with both cells empty is skipped (a row just added, not typed in yet). Every bad
+    A row with both cells empty is skipped (a row just added, not typed in yet); a table with no
+    other rows holds no points (:meth:`Points.none`: the chart then shows the prior). Every bad
     cell is found; the message names the first few by row (as the table counts them),
     column and text."""
     if len(frame) > max_points:
@@ -137,7 +145,7 @@ def from_frame(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:
     rows = [(r, cells) for r, cells in enumerate(zip(frame["x"].tolist(), frame["y"].tolist()))
             if not all(_empty(c) for c in cells)]
     if not rows:
-        raise PointsError("the table is empty: at least one point is needed")
+        return Points.none()
     columns: dict[str, np.ndarray] = {"x": np.empty(len(rows)), "y": np.empty(len(rows))}
     problems: list[str] = []
     for k, (row, cells) in enumerate(rows):
@@ -230,4 +238,7 @@ def from_csv(data: bytes, max_points: int = LIMITS.points, max_bytes: int = LIMI
     if missing:
         found = ", ".join(map(repr, frame.columns[:6])) or "none"
         raise PointsError(f"the CSV needs a header row with columns x and y; found columns {found}")
-    return from_frame(frame[["x", "y"]], max_points=max_points)
+    points = from_frame(frame[["x", "y"]], max_points=max_points)
+    if not len(points):  # an upload replaces the points: an empty file is a mistake, not "delete them all"
+        raise PointsError("the file has a header but no rows: at least one point is needed")
+    return points

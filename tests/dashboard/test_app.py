@@ -307,7 +307,6 @@ def test_bad_table_edits_get_a_message_and_keep_the_last_good_points() -> None:
         ({"edited_rows": {}, "added_rows": [{"x": "1e300", "y": "1"}], "deleted_rows": []},
          "row 7, x: '1e300' is outside"),
         ({"edited_rows": {}, "added_rows": [{"x": "0.5"}], "deleted_rows": []}, "row 7, y: the cell is empty"),
-        ({"edited_rows": {}, "added_rows": [], "deleted_rows": [0, 1, 2, 3, 4, 5]}, "the table is empty"),
         # (a table over the cap on points: tests/dashboard/model/test_points.py, on the parser alone)
     ]:
         at.session_state["points_editor"] = edit

@@ -252,8 +252,7 @@ def test_table_rows_are_checked_with_their_row_number() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, None], "y": [1.0, 2.0, 3.0]})
     with pytest.raises(bnn.PointsError, match="row 3, x: the cell is empty"):
         pts.from_frame(frame)
-    with pytest.raises(bnn.PointsError, match="the table is empty"):
-        pts.from_frame(frame.iloc[:0])
+    assert len(pts.from_frame(frame.iloc[:0])) == 0  # no rows: no points (the chart shows the prior)
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -298,8 +297,7 @@ def test_a_row_with_both_cells_empty_is_skipped() -> None:
     frame = pd.DataFrame({"x": ["1", None, "", "3"], "y": ["2", None, " ", "4"]})  # rows just added
     points = pts.from_frame(frame)
     assert points.x.tolist() == [1.0, 3.0] and points.y.tolist() == [2.0, 4.0]
-    with pytest.raises(bnn.PointsError, match="the table is empty"):
-        pts.from_frame(frame.iloc[1:3])
+    assert pts.from_frame(frame.iloc[1:3]) == pts.Points.none()
     with pytest.raises(bnn.PointsError, match="row 4, y: the cell is empty"):  # rows counted as shown
         pts.from_frame(pd.DataFrame({"x": ["1", None, None, "5"], "y": ["2", None, None, None]}))
 
@@ -380,3 +378,10 @@ def test_urlencode_of_encoded_params_matches_query() -> None:
     assert encoded.query == urlencode(encoded.params)
     with pytest.raises(LinkError):
         decode_points("@@")
+
+
+def test_no_points_travel_in_a_link_and_come_back_as_none() -> None:
+    state = AppState(points=Points.none())
+    decoded = decode(encode(state).params)
+    assert decoded.problems == () and len(decoded.state.points) == 0 and decoded.state == state
+    assert pts.to_csv(Points.none()) == b"x,y\n"

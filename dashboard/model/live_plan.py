@@ -1,0 +1,59 @@
+"""What one run of the main page does about training: preview, train, both, or neither.
+
+Pure decisions, so the tests can go through every case. The inputs are what the page knows at
+the start of a run; the rules:
+
+- no points: nothing to train (the chart shows the prior);
+- the caps refuse the run, or the fit is cached: nothing to train (the cached band is shown at once);
+- Train was pressed: train (a preview first, when one can start from the fit on screen);
+- the visitor stopped this very run: nothing, until Train;
+- a drag is still in progress (the editor reports the points as they move): a preview only, when
+  live mode is on. Each report starts a new run, which ends the previous one, so a drag never
+  queues fits; the release is a finished edit and trains;
+- live mode, the session's first fit, or a run of these settings that a rerun interrupted: train,
+  with a preview first when one can start from the fit on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the page knows when a run starts."""
+
+    has_points: bool
+    refused: bool  # the caps refuse this run
+    cached: bool  # the fit of these settings is in the server's cache
+    clicked: bool  # Train was pressed
+    stopped: bool  # the visitor stopped a run of these settings
+    dragging: bool  # the last point edit is a drag not yet released
+    live: bool  # live mode is on
+    pending: bool  # a run of these settings was asked for and did not finish (a rerun interrupted it)
+    first: bool  # the session has no finished fit yet
+    can_preview: bool  # a fit on screen whose network a preview can start from
+
+
+@dataclass(frozen=True)
+class Plan:
+    preview: bool = False
+    train: bool = False
+
+
+NOTHING = Plan()
+
+
+def plan(s: Situation) -> Plan:
+    """The decision for the situation ``s`` (see the module docstring)."""
+    if not s.has_points or s.refused or s.cached:
+        return NOTHING
+    if s.clicked:
+        return Plan(preview=s.can_preview, train=True)
+    if s.stopped:
+        return NOTHING
+    if s.dragging:
+        return Plan(preview=s.live and s.can_preview, train=False)
+    if s.live or s.first or s.pending:
+        return Plan(preview=s.can_preview and not s.first, train=True)
+    return NOTHING
