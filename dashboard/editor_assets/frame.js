@@ -1,0 +1,13 @@
+// push_figure's frame (dashboard/editor.py): hands a new figure to the editor mounted under
+// `editor_key` and draws nothing. A frame that comes before its editor waits for it.
+export default function ({ data }) {
+  const key = data.editor_key, seq = Number(data.seq) || 0;
+  const editor = (window.__bnnPointEditors || {})[key];
+  if (editor && editor.root.isConnected) {
+    editor.pushFigure(data.figure, seq);
+  } else {
+    const pending = (window.__bnnPendingFrames = window.__bnnPendingFrames || {});
+    if (!pending[key] || pending[key].seq < seq) pending[key] = { figure: data.figure, seq };
+  }
+  // No cleanup: removing the frame leaves the editor's chart as it is.
+}
