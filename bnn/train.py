@@ -8,6 +8,12 @@ minibatch and returns the loss terms, and :func:`fit` loops over epochs and mini
 callback sees the loss terms every ``callback_every`` steps and may stop the run (the
 dashboard streams the curve through it and cancels through it). A loss that stops being a
 finite number ends the run with :class:`bnn.errors.TrainingDiverged`, never a NaN model.
+
+A step has two engines. :class:`bnn.fast.FastStep` computes the gradient by hand and covers
+every model a :class:`Config` describes; autograd on :func:`bnn.loss.negative_elbo` is the
+oracle it is tested against and the fallback for a model it does not cover (one the caller
+replaced or froze: ``Training.engine`` says which ran and why). Both update with
+:class:`bnn.adam.Adam`, which, unlike ``torch.optim``, does not import ``torch._dynamo``.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pandas as pd
 import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
+from bnn import fast
+from bnn.adam import Adam
 from bnn.config import Config
 from bnn.data import Scaling, batch_size_for, to_model_units
 from bnn.errors import TrainingDiverged
@@ -86,20 +95,49 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(max(1, int(n)))
 
 
+class AutogradStep:
+    """One optimiser step with autograd's gradient: the oracle of the fast step and its fallback."""
+
+    def __init__(self, fitted: Fitted, generator: torch.Generator) -> None:
+        self.fitted, self.generator = fitted, generator
+        self.params = [p for p in fitted.model.parameters() if p.requires_grad]
+        self.adam = Adam(self.params, lr=fitted.config.lr)
+
+    def step(self, x: Tensor, y: Tensor, terms: bool = True) -> LossTerms:
+        out = self.gradient(x, y)
+        self.adam.step([p.grad for p in self.params])
+        return out
+
+    def gradient(self, x: Tensor, y: Tensor, terms: bool = True) -> LossTerms:
+        """The loss terms, with their gradients left in each parameter's ``.grad``."""
+        for p in self.params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
+            p.grad = None
+        config = self.fitted.config
+        out = negative_elbo(self.fitted.model, x, y, n_total=self.fitted.n_train, samples=config.train_samples,
+                            kl=config.kl, kl_weight=config.kl_weight, generator=self.generator)
+        out.total.backward()
+        return out
+
+
 @dataclass
 class Training:
-    """One run between steps: the points in model units, the model being fitted, its optimiser."""
+    """One run between steps: the points in model units, the model being fitted, the engine of its steps."""
 
     fitted: Fitted
     x: Tensor  # (N, D)
     y: Tensor  # (N,)
-    optimiser: torch.optim.Optimizer
-    params: list[Tensor]
+    stepper: fast.FastStep | AutogradStep
     generator: torch.Generator
+    engine: str  # "fast", or "autograd: <why the fast step does not cover this model>"
 
     @property
     def config(self) -> Config:
         return self.fitted.config
+
+    @property
+    def params(self) -> list[Tensor]:
+        """The trained parameters (mu, rho, and the noise's rho when it is learned)."""
+        return [p for p in self.fitted.model.parameters() if p.requires_grad]
 
     def batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         """One epoch's minibatches (x (B, D), y (B,)), in an order drawn from the run's generator."""
@@ -114,51 +152,70 @@ class Training:
             yield self.x[idx], self.y[idx]
 
     def step(self, x: Tensor, y: Tensor) -> LossTerms:
-        """One optimiser step on the minibatch (x, y): clear the gradients, the loss terms and their
-        gradients, Adam's update. Returns the terms (the analogue of Pyro's ``SVI.step``)."""
-        for p in self.params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
-            p.grad = None
-        config = self.config
-        terms = negative_elbo(self.fitted.model, x, y, n_total=self.fitted.n_train, samples=config.train_samples,
-                              kl=config.kl, kl_weight=config.kl_weight, generator=self.generator)
-        terms.total.backward()
-        self.optimiser.step()
-        return terms
+        """One optimiser step on the minibatch (x, y): the loss terms and their gradients, then
+        Adam's update. Returns the terms before the update (the analogue of Pyro's ``SVI.step``)."""
+        return self.stepper.step(x, y)
+
+    def update(self, x: Tensor, y: Tensor) -> None:
+        """The same step without returning the loss terms (the fast engine then skips computing them)."""
+        self.stepper.step(x, y, terms=False)
 
 
-def prepare(x: ArrayLike, y: ArrayLike, config: Config) -> Training:
-    """Check the points, move them to model units, and build the model and Adam for ``config``."""
+Engine = Literal["auto", "fast", "autograd"]
+
+
+def prepare(x: ArrayLike, y: ArrayLike, config: Config, engine: Engine = "auto") -> Training:
+    """Check the points, move them to model units, and build the model and its step for ``config``.
+
+    ``engine="auto"`` takes the fast step whenever it covers the model (always, for a model built
+    here); "autograd" forces autograd (the tests' oracle, the benchmark's "before"); "fast" raises
+    ``ValueError`` where the fast step does not apply.
+    """
     scaling, xt, yt = to_model_units(x, y, config.standardize)
     generator = torch.Generator().manual_seed(config.seed)
     model = BayesMLP(xt.shape[1], config.replace(noise_sigma=scaling.model_noise(config.noise_sigma)),
                      generator=generator)
-    # fused: one kernel for all parameters instead of ~8 small ops each (CPU support since torch 2.4).
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
     fitted = Fitted(model=model, config=config, scaling=scaling, n_train=xt.shape[0])
-    return Training(fitted, xt, yt, optimiser, params, generator)
+    stepper, description = make_stepper(fitted, generator, engine)
+    return Training(fitted, xt, yt, stepper, generator, description)
+
+
+def make_stepper(fitted: Fitted, generator: torch.Generator,
+                 engine: Engine = "auto") -> tuple[fast.FastStep | AutogradStep, str]:
+    """The engine of a run's steps, and its description for ``Training.engine``."""
+    why = fast.unsupported(fitted.model) if engine != "autograd" else "asked for"
+    if why is None:
+        cfg = fitted.config
+        stepper = fast.FastStep(fitted.model, n_total=fitted.n_train, samples=cfg.train_samples, kl=cfg.kl,
+                                kl_weight=cfg.kl_weight, lr=cfg.lr, generator=generator)
+        return stepper, "fast"
+    if engine == "fast":
+        raise ValueError(f"the fast step does not cover this model: {why}")
+    return AutogradStep(fitted, generator), f"autograd: {why}"
 
 
 def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Callback | None = None,
-        callback_every: int = 10) -> Fitted:
+        callback_every: int = 10, engine: Engine = "auto") -> Fitted:
     """Train a Bayes-by-Backprop network on points (x, y).
 
     x: (N,) or (N, D); y: (N,). ``callback(progress)`` runs every ``callback_every``
     optimiser steps and after the last one; returning True stops training early.
-    Raises :class:`bnn.errors.TrainingDiverged` when the loss stops being finite.
+    Raises :class:`bnn.errors.TrainingDiverged` when the loss stops being finite. ``engine``: see
+    :func:`prepare`.
     """
     config = config or Config()
-    run = prepare(x, y, config)
+    run = prepare(x, y, config, engine)
     fitted, rows = run.fitted, run.fitted.history_rows
     steps = config.total_steps(fitted.n_train)
     start = time.perf_counter()
     step = 0
     for epoch in range(1, config.epochs + 1):
         for xb, yb in run.batches():
-            terms = run.step(xb, yb)
             step += 1
-            if step % callback_every and step < steps:
+            if step % callback_every and step < steps:  # no report: the loss terms are not needed
+                run.update(xb, yb)
                 continue
+            terms = run.step(xb, yb)
             row = (epoch, step, terms.nll.item(), terms.kl.item(), terms.total.item(), fitted.noise_sigma)
             _check_finite(row, config)
             rows.append(row)

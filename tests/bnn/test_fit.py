@@ -181,15 +181,18 @@ def test_weights_broken_by_the_last_step_alone_still_raise(article_points, monke
     from bnn import train
 
     x, y = article_points
-    original, calls = train.Training.step, []
+    calls: list[int] = []
 
-    def step(self: train.Training, xb: torch.Tensor, yb: torch.Tensor) -> object:
-        terms = original(self, xb, yb)
-        calls.append(1)
-        if len(calls) == 5:  # the last of 5 full-batch epochs
-            self.fitted.model.posterior.mu.data[0] = float("inf")
-        return terms
+    def breaking(original):  # noqa: ANN001, ANN202 - fit calls step() on reported steps, update() between
+        def step(self: train.Training, xb: torch.Tensor, yb: torch.Tensor) -> object:
+            terms = original(self, xb, yb)
+            calls.append(1)
+            if len(calls) == 5:  # the last of 5 full-batch epochs
+                self.fitted.model.posterior.mu.data[0] = float("inf")
+            return terms
+        return step
 
-    monkeypatch.setattr(train.Training, "step", step)
+    monkeypatch.setattr(train.Training, "step", breaking(train.Training.step))
+    monkeypatch.setattr(train.Training, "update", breaking(train.Training.update))
     with pytest.raises(TrainingDiverged, match="variational parameters were no longer finite numbers by epoch 5"):
         bnn.fit(x, y, bnn.Config(epochs=5))
