@@ -24,6 +24,9 @@ COPY dashboard ./dashboard
 COPY pages ./pages
 COPY app.py ./
 COPY .streamlit ./.streamlit
+# The Plotly bundle the point editor loads from static/ (dashboard/editor.py), written now: the app
+# user cannot write /app at run time (the editor would then ship the bundle over the websocket)
+RUN python -c "from pathlib import Path; from dashboard.editor import write_bundle; write_bundle(Path('static'))"
 
 RUN useradd --create-home --uid 1000 app
 USER app

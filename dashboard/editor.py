@@ -137,12 +137,21 @@ def _figure_json(figure: go.Figure) -> tuple[dict[str, Any], str, dict[str, Any]
     points' style: taken from a points trace the figure brings (which is dropped), else band.py's."""
     text = pio.to_json(figure, validate=False, remove_uids=False)
     fig = json.loads(text)
-    traces = fig.get("data", [])
+    traces = [{k: _as_f4(v) for k, v in t.items()} for t in fig.get("data", [])]
     own = [t for t in traces if t.get("uid") == POINTS_UID]
     fig["data"] = [t for t in traces if t.get("uid") != POINTS_UID]
     fig.setdefault("layout", {}).setdefault("uirevision", UIREVISION)
     style = {k: v for k, v in own[0].items() if k not in ("x", "y", "uid", "type", "mode")} if own else POINTS_STYLE
     return fig, _digest(text.encode()), style
+
+
+def _as_f4(value: Any) -> Any:
+    """A float64 array of the figure JSON ({"dtype": "f8", "bdata": ...}) as float32: half the
+    bytes, and 7 digits are more than a chart shows."""
+    if not (isinstance(value, dict) and value.get("dtype") == "f8" and "bdata" in value):
+        return value
+    array = np.frombuffer(base64.b64decode(value["bdata"]), dtype="<f8").astype("<f4")
+    return {**value, "dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}  # shape as given
 
 
 def _f4(values: np.ndarray) -> dict[str, Any]:

@@ -5,7 +5,7 @@ so it follows the points; its figure has the main page's parts (outer and inner 
 functions, mean: 14 traces on 200 x, each with a uid). Python's view of the points, the last command
 and counters are plain st.text lines the test reads. Undo/redo is two lists, for this app only.
 
-Query parameters: report_ms=<ms> (live drag reports), points=none (start empty).
+Query parameters: report_ms=<ms> (live drag reports), points=none (start empty), draws=0 (no Play).
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def band(points: Points, title: str, shift: float = 0.0) -> go.Figure:
     for k in range(9):
         fig.add_scatter(x=GRID, y=f[k], mode="lines", line={"width": 1, "color": "rgba(90, 90, 90, 0.45)"},
                         name="sampled functions", showlegend=k == 0, hoverinfo="skip", uid=f"function_{k}")
+    lo, hi = np.percentile(f, [2.5, 97.5], axis=0)
     fig.add_scatter(x=GRID, y=f.mean(axis=0), mode="lines", name="predictive mean", uid="mean",
-                    line={"color": "rgb(31, 119, 180)", "width": 3})
+                    line={"color": "rgb(31, 119, 180)", "width": 3}, customdata=np.stack([lo, hi], axis=1),
+                    hovertemplate="mean = %{y:.3f}<br>interval: [%{customdata[0]:.3f}, "
+                                  "%{customdata[1]:.3f}]<extra></extra>")
     fig.update_layout(title=title, hovermode="closest", margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(range=[-3.0, 3.0])
@@ -117,7 +120,7 @@ def on_command() -> None:
 note = st.text_input("Note", key="note")
 report_ms = int(st.query_params.get("report_ms", "0"))
 points: Points = ss.points
-draws = Draws(GRID, posterior_draws(points, 30, seed=1))
+draws = None if st.query_params.get("draws") == "0" else Draws(GRID, posterior_draws(points, 30, seed=1))
 point_editor(band(points, "harness band"), points, key=KEY, ack=ss.ack, on_points=on_points, on_command=on_command,
              can_undo=bool(ss.undo), can_redo=bool(ss.redo), draws=draws, report_every_ms=report_ms,
              status=f"{len(points)} points {note}")
