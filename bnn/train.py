@@ -110,6 +110,10 @@ class AutogradStep:
 
     def gradient(self, x: Tensor, y: Tensor, terms: bool = True) -> LossTerms:
         """The loss terms, with their gradients left in each parameter's ``.grad``."""
+        params = [p for p in self.fitted.model.parameters() if p.requires_grad]
+        if any(a is not b for a, b in zip(params, self.params)):  # a caller replaced a parameter: train the new one
+            self.params[:] = params
+            self.adam.params[:] = params
         for p in self.params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
             p.grad = None
         config = self.fitted.config

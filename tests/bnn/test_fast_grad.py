@@ -1,0 +1,116 @@
+"""Oracle: the fast step's hand-written gradients against autograd's, on every option combination.
+
+Both engines start from the same parameters and the same generator state, so they draw the
+same noise; the fast step's ``gradient`` fills [d/d mu | d/d rho | d/d noise rho], autograd's
+leaves them in ``.grad``. In float64 the two are the same function evaluated in a different
+order of operations, so they agree to ~1e-13; in float32 each gradient is a sum of up to
+S * B * width products, and cancellation in those sums magnifies float32's 6e-8 rounding.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import bnn
+from bnn.train import Training, prepare
+
+DEPTHS = [(), (6,), (5, 4), (3, 4, 5)]
+COMBOS = [c for c in itertools.product(DEPTHS, ["sigmoid", "tanh", "relu"], ["closed", "mc"], [False, True],
+                                       [False, True], [None, 5], [1, 7])
+          if not (c[4] and c[2] == "mc")]  # local reparameterisation has no Monte Carlo KL (Config refuses it)
+
+
+def _points(dim: int, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(dim)
+    x = rng.uniform(-2, 2, (12, dim))
+    return x, np.sin(x.sum(axis=1)) + 0.1 * rng.standard_normal(12)
+
+
+def _runs(config: bnn.Config, dim: int) -> tuple[Training, Training]:
+    """A fast and an autograd run from the same perturbed parameters (so no gradient is trivially 0)."""
+    x, y = _points(dim, torch.get_default_dtype())
+    fast, slow = prepare(x, y, config, engine="fast"), prepare(x, y, config, engine="autograd")
+    generator = torch.Generator().manual_seed(99)
+    with torch.no_grad():
+        for p in fast.fitted.model.parameters():
+            p.add_(0.4 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+    slow.fitted.model.load_state_dict(fast.fitted.model.state_dict())
+    return fast, slow
+
+
+def gradients(fast: Training, slow: Training, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[d/d mu | d/d rho | d/d noise rho] by each engine, from the same generator state."""
+    state = fast.generator.get_state()
+    terms_fast = fast.stepper.gradient(x, y, terms=True)
+    slow.generator.set_state(state)
+    terms_slow = slow.stepper.gradient(x, y)
+    for a, b in zip(terms_fast, terms_slow):  # the loss terms too: the same draws, the same values
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-4)
+    model = slow.fitted.model
+    noise = model.noise_rho.grad if model.noise_rho.grad is not None else torch.zeros((), dtype=x.dtype)
+    auto = torch.cat([model.posterior.mu.grad, model.posterior.rho.grad, noise.reshape(1)])
+    return fast.stepper.grad.clone(), auto
+
+
+def _config(hidden, act, kl, learn, local, batch, samples) -> bnn.Config:  # noqa: ANN001
+    return bnn.Config(hidden=hidden, activation=act, kl=kl, learn_noise=learn, local_reparam=local,
+                      batch_size=batch, train_samples=samples, init="scaled", kl_weight=0.7, noise_sigma=0.3)
+
+
+@pytest.fixture
+def float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_every_combination_equals_autograd_in_float64(dim: int, float64) -> None:  # noqa: ANN001
+    # The same maths in another order: float64 leaves ~1e-16 per operation, ~1e-13 after the
+    # sums; 1e-10 of the largest entry is 1000x that, and far below any error in a derivative.
+    for combo in COMBOS:
+        fast, slow = _runs(_config(*combo), dim)
+        for x, y in itertools.islice(fast.batches(), 2):  # a full batch, or a full and a second minibatch
+            got, want = gradients(fast, slow, x, y)
+            assert want.abs().max() > 0
+            err = float((got - want).abs().max() / want.abs().max())
+            assert err < 1e-10, (combo, err)
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_every_combination_equals_autograd_to_float32_rounding(dim: int) -> None:
+    # float32 rounds each operation to ~6e-8; the gradients are sums of up to 7 x 12 x 6 products
+    # that partly cancel, and measured differences reached 4e-5 of the largest entry (depth 3). The
+    # bound 2e-4 leaves 5x; a wrong derivative is off by O(1) (the float64 test pins the maths).
+    for combo in COMBOS:
+        fast, slow = _runs(_config(*combo), dim)
+        x, y = next(fast.batches())
+        got, want = gradients(fast, slow, x, y)
+        err = float((got - want).abs().max() / want.abs().max())
+        assert err < 2e-4, (combo, err)
+
+
+def test_the_weight_pass_is_the_network_gradient(float64) -> None:  # noqa: ANN001
+    # WeightPass alone (the piece an HMC or MAP sampler would reuse): d/dw of sum_si c r_si f_si.
+    from bnn.netgrad import WeightPass
+    from bnn.network import Layout
+
+    layout = Layout((3, 5, 4, 1), bnn.Activation.TANH)
+    generator = torch.Generator().manual_seed(0)
+    w = torch.randn((4, layout.size), generator=generator)
+    x, y = torch.randn((9, 3), generator=generator), torch.randn(9, generator=generator)
+    gw = torch.empty_like(w)
+    net = WeightPass(layout, 4, 9, w, gw)
+    net.load(x)
+    f = net.forward().squeeze(-1)
+    net.residual(y)
+    net.backward(0.5)
+    w_auto = w.clone().requires_grad_(True)
+    f_auto = layout.forward(x, w_auto)
+    torch.testing.assert_close(f, f_auto.detach())
+    (0.25 * (f_auto - y).square().sum()).backward()  # d/df = 0.5 (f - y)
+    torch.testing.assert_close(gw, w_auto.grad, rtol=1e-12, atol=1e-12)
