@@ -28,3 +28,4 @@ RUN = ":material/play_arrow:"
 PIN = ":material/push_pin:"
 ACTIVE = ":material/check:"  # the preset whose settings are in use
 BACK = ":material/undo:"  # back to the last finished fit
+PRIOR = ":material/touch_app:"  # no points yet: the chart shows the prior, click to add one

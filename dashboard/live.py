@@ -1,13 +1,16 @@
 """The training panel: when to train, and the loss curve and band streaming while it runs.
 
-A run starts on the session's first load (so a newcomer sees the article's band
-without pressing anything), on Train, on any change when "Auto-train" is on, and
-again after a rerun interrupted it with the same settings (moving a view control
-mid-run). Streamlit stops a run by raising its control exceptions from the next
-``st`` call, which the progress callback makes twice a second, so a changed control
-or Stop ends the run within about half a second (meanwhile the click's rerun has already
-started, in a new thread: Streamlit's fast reruns). Only finished runs are cached (see
-:mod:`dashboard.model.runner`) and only they are what a link reproduces; a run the visitor
+What a run does is decided by :func:`dashboard.model.live_plan.plan`: in live mode (on by
+default) every change of a setting or a point trains at once, after a preview (the fit on screen
+trained on for a moment, :mod:`dashboard.model.preview`); without it, Train does. A run also
+starts on the session's first load (so a newcomer sees the article's band without pressing
+anything), and again after a rerun interrupted it with the same settings (moving a view control
+mid-run). Streamlit stops a run by raising its control exceptions from the next ``st`` call,
+which the progress callback makes twice a second, so an edit, a changed control or Stop ends the
+run within about half a second (meanwhile the click's rerun has already started, in a new
+thread: Streamlit's fast reruns). The band streams into the point editor
+(:func:`dashboard.editing.push`), which stays editable throughout. Only finished runs are cached
+(see :mod:`dashboard.model.runner`) and only they are what a link reproduces; a run the visitor
 stops stays on screen as it got, labelled as such, until a change or Train replaces it, or the
 visitor goes back to the last finished fit.
 """
@@ -22,12 +25,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import bnn
-from dashboard import icons, result, session
+from dashboard import editing, icons, result, session
 from dashboard.figures.band import BandData, band_data, update_band
 from dashboard.figures.loss import update_loss
 from dashboard.model import runner
 from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
+from dashboard.model.preview import warm_start
 from dashboard.model.runs import Running, RunRequests
 from dashboard.model.text import escape_markdown
 
@@ -110,15 +114,17 @@ def not_trained(reason: str, on_screen: bool) -> str:
                                         if on_screen else "")
 
 
-def wants_training(key: runner.Key, clicked: bool) -> bool:
-    ss = st.session_state
-    if clicked:
-        REQUESTS.ask(ss, key)
-        return True
-    REQUESTS.forget_other(ss, key)
-    if REQUESTS.stopped(ss, key):
-        return False
-    return REQUESTS.pending(ss, key) or SHOWN not in ss or bool(ss.get("auto_train"))
+def preview(shown: Shown | None, state: AppState) -> bnn.Fitted | None:
+    """The fit on screen trained on for a moment on ``state``'s points (None if it cannot start from it)."""
+    if shown is None or shown.key == runner.key_of(state):
+        return None
+    with runner.spare_slot() as free:
+        if not free:  # every slot is training: the fits come first, the preview is skipped
+            return None
+        try:
+            return warm_start(shown.fitted, state.points, state.config)
+        except bnn.BNNError:  # points or settings the fit from scratch will refuse with its own message
+            return None
 
 
 def busy(waited: float) -> str:
@@ -136,10 +142,11 @@ class LiveTraining:
     fn: object
     status: st.delta_generator.DeltaGenerator
     notice: st.delta_generator.DeltaGenerator
-    band_slot: st.delta_generator.DeltaGenerator
+    band_slot: st.delta_generator.DeltaGenerator  # where the frames that update the point editor go
     loss_slot: st.delta_generator.DeltaGenerator
     log: bool
     pinned: BandData | None = None
+    on_chart: go.Figure | None = None  # what the editor showed before the run: put back if the run fails
     running: Running = field(default_factory=Running)  # what Stop keeps
     _last_loss: float = -math.inf
     _last_band: float = -math.inf
@@ -176,12 +183,19 @@ class LiveTraining:
         data = band_data(p.fitted, view, samples=min(view.samples, LIVE_SAMPLES))
         title = f"during training: epoch {p.epoch:,}"
         if self._band_fig is None:
-            self._band_fig = result.band_figure(data, view, self.state.points, result.drawn_truth(self.fn, data),
-                                                title=title,
-                                                pinned=self.pinned)
+            self._band_fig = result.editor_figure(data, view, self.state.points, result.drawn_truth(self.fn, data),
+                                                  title=title, pinned=self.pinned)
         else:
             update_band(self._band_fig, data, view, title=title)
-        result.show(self.band_slot, self._band_fig, key=f"live_band_{self._frames}")
+        editing.push(self._band_fig, self.band_slot, self._frames)
+
+    def restore(self) -> None:
+        """A failed run's live frames go: the editor shows what it showed before the run."""
+        for slot in (self.status, self.loss_slot):
+            slot.empty()
+        if self.on_chart is not None and self._band_fig is not None:
+            self._frames += 1
+            editing.push(self.on_chart, self.band_slot, self._frames)
 
 
 def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runner.Key) -> None:
@@ -244,8 +258,7 @@ def run(state: AppState, live: LiveTraining) -> bnn.Fitted | None:
         live.running.finished = True
     except bnn.BNNError as exc:
         REQUESTS.done(st.session_state)
-        for slot in (live.status, live.band_slot, live.loss_slot):  # the failed run's live frames go with it
-            slot.empty()
+        live.restore()
         live.notice.error(not_trained(escape_markdown(exc), SHOWN in st.session_state), icon=icons.ERROR)
         return None
     finally:  # also when Stop or a rerun ends it: a Stop callback may be waiting for this

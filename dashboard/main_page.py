@@ -6,13 +6,18 @@ link, trains or fetches the fit (left, streaming), draws the band and offers the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
+import bnn
 from bnn.config import Config
-from dashboard import icons, live, pin, result, session, sidebar
+from dashboard import editing, icons, live, pin, result, session, sidebar
 from dashboard import points as points_panel
+from dashboard.figures.band import BandData
 from dashboard.model import runner
 from dashboard.model.link import AppState
+from dashboard.model.live_plan import Situation, plan
 from dashboard.model.text import escape_markdown
 from dashboard.model.view import View
 
@@ -36,9 +41,12 @@ def link_problems() -> None:
 
 
 def status_line(status: st.delta_generator.DeltaGenerator, key: runner.Key, refused: str | None,
-                stopped: live.Shown | None, shown: live.Shown | None, training: bool) -> None:
-    """The one line over the band: a refusal, a stopped run, what the band shows, or what to do."""
-    if refused is not None:  # one message, whether or not an older fit is on screen
+                stopped: live.Shown | None, shown: live.Shown | None, training: bool, has_points: bool) -> None:
+    """The one line over the band: no points, a refusal, a stopped run, what the band shows, or what to do."""
+    if not has_points:
+        status.info("No points: the chart shows the prior, functions drawn before any data. Click the chart to "
+                    "add a point and watch them bend through it.", icon=icons.PRIOR)
+    elif refused is not None:  # one message, whether or not an older fit is on screen
         status.error(live.not_trained(refused, on_screen=shown is not None), icon=icons.ERROR)
     elif stopped is not None:
         live.describe_stopped(status, stopped, finished=shown is not None)
@@ -48,38 +56,83 @@ def status_line(status: st.delta_generator.DeltaGenerator, key: runner.Key, refu
         status.info("Press **Train** to fit these points.")
 
 
+@dataclass(frozen=True)
+class Chart:
+    """What the point editor shows first on this run: a band, its title, its draws for Play."""
+
+    data: BandData
+    title: str = ""
+
+
+def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, preview: bnn.Fitted | None,
+                stopped: live.Shown | None, shown: live.Shown | None) -> Chart:
+    """The band the editor opens this run with: the cached fit's, a preview's, a stopped run's, the
+    last finished fit's (of other settings: the line over it says so), or the prior's."""
+    view = state.view
+    if not len(state.points):
+        return Chart(result.prior_band(state.config, view), "the prior: no points yet")
+    if fitted is not None:
+        return Chart(result.band_data(fitted, key, view)[0])
+    if preview is not None:
+        return Chart(result.preview_band(preview, view), "preview: the last fit, trained on for a moment; "
+                                                         "the fit from scratch follows")
+    if stopped is not None:
+        return Chart(result.band_data(stopped.fitted, stopped.key, view)[0], stopped.label)
+    if shown is not None:
+        return Chart(result.band_data(shown.fitted, shown.key, view)[0])
+    return Chart(result.prior_band(state.config, view), "the prior, before training")
+
+
 def training_panel(state: AppState, fn: object) -> None:
+    ss = st.session_state
     buttons = st.columns([1, 1, 2, 2], vertical_alignment="center")
     clicked = buttons[0].button("Train", key="train", type="primary", width="stretch")
-    key = runner.key_of(state)
-    fitted = runner.CACHE.get(key)
-    refused = None if fitted is not None else live.refusal(state)
-    training = refused is None and fitted is None and live.wants_training(key, clicked)
-    stopped = live.stopped_fit(key)  # None while training: Train or a resumed run replaces it
     stop_slot = buttons[1].empty()
-    if training:
-        stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
-    buttons[2].toggle("Auto-train", key="auto_train", persist_state="session",
-                      help="Train again whenever a setting or a point changes.")
+    live_on = buttons[2].toggle("Live", key=session.LIVE, persist_state="session",
+                                help="Train again at once whenever a point or a setting changes (a quick preview "
+                                     "first). Off: only Train trains.")
     log_scale = buttons[3].toggle("Log-scale loss", key=session.LOG_LOSS, persist_state="session",
                                   help="The first epochs' losses are tens of times the last ones: a linear "
                                        "scale flattens the rest.")
-    status, notice, band_slot, band_note = st.empty(), st.empty(), st.empty(), st.empty()
-    pin_slot, loss_slot = st.container(), st.empty()
+    key = runner.key_of(state)
+    has_points = len(state.points) > 0
+    fitted = runner.CACHE.get(key) if has_points else None
+    refused = None if fitted is not None or not has_points else live.refusal(state)
+    if clicked and has_points and refused is None:
+        live.REQUESTS.ask(ss, key)
+    elif not clicked:
+        live.REQUESTS.forget_other(ss, key)
+    stopped = live.stopped_fit(key)  # dropped by Train or a change
+    shown: live.Shown | None = ss.get(live.SHOWN)
+    decision = plan(Situation(
+        has_points=has_points, refused=refused is not None, cached=fitted is not None, clicked=clicked,
+        stopped=live.REQUESTS.stopped(ss, key), dragging=editing.dragging(), live=live_on,
+        pending=live.REQUESTS.pending(ss, key), first=shown is None, can_preview=shown is not None))
+    if decision.train:
+        stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
+    status, notice, editor_box, frame_slot = st.empty(), st.empty(), st.container(), st.empty()
+    band_note, pin_slot, loss_slot = st.empty(), st.container(), st.empty()
     pinned = pin.pinned_band(state.view)
-    if training:
-        fitted = live.run(state, live.LiveTraining(state, fn, status, notice, band_slot, loss_slot, log_scale,
-                                                   pinned=pinned))
+    preview = live.preview(shown, state) if decision.preview else None
+    chart = first_chart(state, fitted, key, preview, stopped, shown)
+    truth = result.drawn_truth(fn, chart.data)
+    figure = result.editor_figure(chart.data, state.view, state.points, truth, title=chart.title, pinned=pinned)
+    with editor_box:
+        editing.mount(figure, state.points, live_on, result.draws_of(chart.data))
+    if decision.train:
+        fitted = live.run(state, live.LiveTraining(state, fn, status, notice, frame_slot, loss_slot, log_scale,
+                                                   pinned=pinned, on_chart=figure))
     stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
-    if not training and fitted is not None:
-        st.session_state[live.SHOWN] = live.Shown(key, fitted, state)
-    shown: live.Shown | None = st.session_state.get(live.SHOWN)
-    status_line(status, key, refused, stopped, shown, training)
+    if not decision.train and fitted is not None:
+        ss[live.SHOWN] = live.Shown(key, fitted, state)
+    shown = ss.get(live.SHOWN)
+    status_line(status, key, refused, stopped, shown, decision.train, has_points)
     on_screen = stopped or shown
-    if on_screen is None:
+    if not has_points or on_screen is None:
         return
-    result.draw_fit(on_screen.fitted, on_screen.key, state, fn, band_slot, loss_slot, log_scale, pinned=pinned,
-                    band_note=band_note, title=on_screen.label)
+    fresh = decision.train and fitted is not None  # trained on this run: its band replaces the live frames
+    result.draw_fit(on_screen.fitted, on_screen.key, state, fn, frame_slot if fresh else None, loss_slot, log_scale,
+                    pinned=pinned, band_note=band_note, title=on_screen.label)
     if stopped is None:  # Pin keeps finished fits
         with pin_slot:
             pin.panel(on_screen, state.view)

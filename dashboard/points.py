@@ -155,6 +155,8 @@ def table() -> Points | None:
         st.error(f"{escape_markdown(exc)}. The last good points are used until the table is fixed; your edits "
                  "stay in it.", icon=icons.ERROR)
         return None
+    if points != session.committed_points():  # an edit of the table: one entry of the history
+        session.record_edit(session.committed_points(), points)
     ss[session.POINTS] = points
     return points
 
@@ -164,7 +166,8 @@ def render() -> tuple[Points, str, str, Callable[[np.ndarray], np.ndarray] | Non
     st.subheader("Points")
     toy, expression, fn = function_picker()
     generator()
-    points = table() or session.committed_points()
+    points = table()
+    points = session.committed_points() if points is None else points  # an empty set is a set
     st.caption(f"{len(points):,} point(s); up to {LIMITS.points:,}. Numbers like 0.5, -2 or 1e-3; add rows at "
                "the bottom of the table, select rows to delete them.")
     st.file_uploader("Upload a CSV with columns x and y", type=["csv"], key="upload", on_change=_upload,

@@ -19,7 +19,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 import bnn
-from dashboard import icons, session
+from dashboard import editing, editor, icons, session
 from dashboard.figures import band, loss
 from dashboard.model import runner
 from dashboard.model.limits import LIMITS, affordable_predict_samples
@@ -55,6 +55,33 @@ def band_figure(data: band.BandData, view: View, points: Points, truth: Drawn | 
     return fig
 
 
+def editor_figure(data: band.BandData, view: View, points: Points, truth: Drawn | None, title: str = "",
+                  pinned: band.BandData | None = None) -> go.Figure:
+    """The band as the point editor shows it: the points frame the y axis, the editor draws them."""
+    fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
+                           title=title, pinned=pinned, draw_points=False)
+    fig.update_layout(height=460)
+    return fig
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def prior_band(config: bnn.Config, view: View) -> band.BandData:
+    """The prior's band on the view's grid: what the network believes before any point (cached)."""
+    samples = affordable_predict_samples(config, view.samples)
+    return band.band_data(bnn.prior(config), view, samples=samples, grid=LIMITS.grid)
+
+
+def preview_band(fitted: bnn.Fitted, view: View) -> band.BandData:
+    """A preview's band (never cached: each preview is new)."""
+    return band.band_data(fitted, view, samples=affordable_predict_samples(fitted.config, view.samples),
+                          grid=LIMITS.grid)
+
+
+def draws_of(data: band.BandData) -> editor.Draws:
+    """The draws the editor's Play button cycles through."""
+    return editor.Draws(x=data.table["x"].to_numpy(), ys=data.draws)
+
+
 def drawn_truth(fn: Callable[[np.ndarray], np.ndarray] | None, data: band.BandData) -> Drawn | None:
     """The true function on the band's grid as drawn (gaps where it cannot be), or None without one."""
     x = data.table["x"].to_numpy()
@@ -73,18 +100,22 @@ def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> N
 
 
 def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
-             band_slot: st.delta_generator.DeltaGenerator, loss_slot: st.delta_generator.DeltaGenerator,
+             band_slot: st.delta_generator.DeltaGenerator | None, loss_slot: st.delta_generator.DeltaGenerator,
              log_scale: bool, pinned: band.BandData | None = None,
              band_note: st.delta_generator.DeltaGenerator | None = None, title: str = "") -> None:
     """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads
-    (of a finished fit only). ``band_note``: where a note on the band goes (under it), if not in the flow
-    of the page; ``title``: the band's, if any (a stopped run's label)."""
+    (of a finished fit only). ``band_slot``: where a frame puts the band into the point editor, when the
+    editor was mounted with another band on this run (a fit that finished during it), else None;
+    ``band_note``: where a note on the band goes (under it), if not in the flow of the page; ``title``:
+    the band's, if any (a stopped run's label)."""
     data, samples = band_data(fitted, key, state.view)
     if samples < state.view.samples:
         st.caption(f"This network is large: the band uses {samples} posterior draws instead of "
                    f"{state.view.samples}, to keep the page quick.")
     truth = drawn_truth(fn, data)
-    show(band_slot, band_figure(data, state.view, state.points, truth, title=title, pinned=pinned), key="band_chart")
+    if band_slot is not None:
+        figure = editor_figure(data, state.view, state.points, truth, title=title, pinned=pinned)
+        editing.push(figure, band_slot, frame=0)
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
     show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")

@@ -18,17 +18,20 @@ import streamlit as st
 from bnn import toys
 from bnn.config import Config
 from dashboard.model import link
+from dashboard.model.edits import History
 from dashboard.model.link import AppState
 from dashboard.model.points import Points, editor_frame
 from dashboard.model.view import View
 
 POINTS = "points"  # the committed point set (Points)
+HISTORY = "point_history"  # undo/redo of the point set (dashboard.model.edits.History)
 EDITOR = "points_editor"  # the data editor's edit state
 EDITOR_BASE = "points_base"  # the table the editor edits
 LINK_PROBLEMS = "link_problems"
 LINK = "link_params"  # the query of the dashboard's current state
 STATE = "link_state"  # that state (AppState), with every point even when too many travel in a link
 LOG_LOSS = "log_loss"  # the "Log-scale loss" toggle (a preference of the session, not in the link)
+LIVE = "live_mode"  # the "Live" toggle: train on every change (a preference of the session, on by default)
 MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
 FORMULA = "formula"  # value of the "function" selector meaning "the typed formula"
@@ -57,6 +60,7 @@ def init_session() -> None:
     for key, value in preset.generator.widgets().items():
         st.session_state.setdefault(key, value)
     st.session_state.setdefault(LOG_LOSS, True)  # the first epochs' losses would flatten a linear chart
+    st.session_state.setdefault(LIVE, True)  # the playground: the posterior follows every edit
     st.session_state[LINK_PROBLEMS] = problems
     st.session_state["_initialised"] = True
 
@@ -82,15 +86,45 @@ def seed_widgets(state: AppState) -> None:
     set_points(state.points)
 
 
-def set_points(points: Points) -> None:
-    """Commit a new point set and restart the table editor on it (its pending edits are dropped)."""
+def set_points(points: Points, record: bool = True) -> None:
+    """Commit a new point set and restart the table editor on it (its pending edits are dropped).
+
+    ``record``: the set it replaces can be undone to (every edit; not the link a session opens with,
+    nor the history's own undo and redo)."""
+    before = st.session_state.get(POINTS)
+    if record and before is not None:
+        record_edit(before, points)
     st.session_state[POINTS] = points
     st.session_state[EDITOR_BASE] = editor_frame(points)
     st.session_state.pop(EDITOR, None)
 
 
+def history() -> History:
+    return st.session_state.get(HISTORY) or History()
+
+
+def record_edit(before: Points, after: Points) -> None:
+    """A finished edit replaced ``before`` by ``after`` (one entry of the history)."""
+    st.session_state[HISTORY] = history().record(before, after)
+
+
+def undo() -> None:
+    """Callback (a button, Ctrl+Z in the chart): the point set before the last edit."""
+    changed, points = history().back(committed_points())
+    st.session_state[HISTORY] = changed
+    set_points(points, record=False)
+
+
+def redo() -> None:
+    """Callback (a button, Ctrl+Shift+Z in the chart): the point set the last undo left."""
+    changed, points = history().forward(committed_points())
+    st.session_state[HISTORY] = changed
+    set_points(points, record=False)
+
+
 def committed_points() -> Points:
-    return st.session_state.get(POINTS) or Points.article()
+    points = st.session_state.get(POINTS)
+    return Points.article() if points is None else points  # not `or`: an empty set is a set
 
 
 # ---- presets ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from dashboard.model.view import Band, View
 BAND_COLOUR = "31, 119, 180"
 PINNED_COLOUR = "110, 110, 110"  # a pinned run: grey, under the current band
 INNER_COLOUR = "31, 119, 180"
+ANIMATION_DRAWS = 30  # posterior draws the Play button cycles through (3 s at 10 a second)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class BandData:
     table: pd.DataFrame
     inner: dict[str, np.ndarray] | None
     functions: np.ndarray  # (k, G)
+    draws: np.ndarray  # (A, G): the first ANIMATION_DRAWS draws, which the chart's Play button cycles through
 
 
 def band_data(fitted: Predictive, view: View, samples: int | None = None, grid: int = LIMITS.grid) -> BandData:
@@ -41,7 +43,7 @@ def band_data(fitted: Predictive, view: View, samples: int | None = None, grid: 
     f = fitted.sample_functions(x, samples=samples or view.samples)  # (S, G), seeded by the config
     table = predictive_table(x[:, None], f, fitted.noise_sigma, view.level)
     inner = summarise(f, fitted.noise_sigma, view.inner) if view.inner else None
-    return BandData(table, inner, f[: view.functions])
+    return BandData(table, inner, f[: view.functions], f[:ANIMATION_DRAWS])
 
 
 def _bounds(view: View) -> tuple[str, str, str]:
@@ -51,10 +53,11 @@ def _bounds(view: View) -> tuple[str, str, str]:
 
 def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray] | None = None,
                 truth: np.ndarray | None = None, title: str = "", pinned: BandData | None = None,
-                pinned_label: str = "pinned run") -> go.Figure:
+                pinned_label: str = "pinned run", draw_points: bool = True) -> go.Figure:
     """Mean, band(s), drawn functions, true function and points; hover gives x, mean, interval.
 
     ``pinned``: an earlier run's band, drawn first (under the rest) in grey with a dashed mean.
+    ``draw_points=False``: the points frame the y axis but are not drawn (the point editor draws them).
     Every trace has a ``uid`` naming its part, so :func:`update_band` can put new numbers in."""
     t = data.table
     lo, hi, what = _bounds(view)
@@ -84,7 +87,7 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
         hovertemplate=(f"x = %{{x:.3f}}<br>mean = %{{y:.3f}}<br>{view.level:.0%} interval of {what}: "
                        "[%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>"),
     )
-    if points is not None:
+    if points is not None and draw_points:
         fig.add_scatter(x=points[0], y=points[1], mode="markers", name="training points", uid="points",
                         marker={"color": "#d62728", "size": 8, "line": {"color": "white", "width": 1}},
                         hovertemplate="point (%{x:.3f}, %{y:.3f})<extra></extra>")
@@ -92,6 +95,8 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(range=[view.x_low, view.x_high])
+    framed = None if points is None or draw_points or not len(points[1]) else np.asarray(points[1], dtype=np.float64)
+    fig.update_layout(meta={"framed_y": None if framed is None else [float(framed.min()), float(framed.max())]})
     fig.update_yaxes(range=_y_range(fig))
     return fig
 
@@ -119,6 +124,9 @@ def _y_range(fig: go.Figure) -> list[float]:
     """Frame the bands and the points; a true function running off to +-500 must not flatten them."""
     framed = ("band_lo", "band_hi", "pinned_lo", "pinned_hi", "points")
     values = [np.asarray(t.y, dtype=np.float64) for t in fig.data if t.uid in framed and t.y is not None]
+    meta = fig.layout.meta
+    if isinstance(meta, dict) and meta.get("framed_y"):  # points the figure frames without drawing
+        values.append(np.asarray(meta["framed_y"], dtype=np.float64))
     lo, hi = float(min(v.min() for v in values)), float(max(v.max() for v in values))
     pad = 0.08 * (hi - lo) or 1.0
     return [lo - pad, hi + pad]

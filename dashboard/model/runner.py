@@ -93,6 +93,18 @@ def training_slot(on_wait: Callable[[float], None], slots: threading.BoundedSema
         slots.release()
 
 
+@contextmanager
+def spare_slot(slots: threading.BoundedSemaphore = _SLOTS) -> Iterator[bool]:
+    """A training slot if one is free now (True), without waiting (False): for work that is worth
+    doing only at once, such as a preview, which must never hold up a visitor's real fit."""
+    got = slots.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            slots.release()
+
+
 def callback_every(state: AppState, target_rows: int = 200) -> int:
     """Steps between progress reports: about ``target_rows`` rows of loss history per run.
 

@@ -32,6 +32,7 @@ def test_no_emoji_in_the_dashboards_source() -> None:
 
 def test_the_main_page_sends_material_icons_and_no_emoji() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.toggle(key="live_mode").set_value(False)
     at.number_input(key="epochs").set_value(300).run()  # the band is now stale: an info with an icon says so
     assert not at.exception and at.info
     icons = [e.proto.icon for kind in ("error", "warning", "info", "success", "button") for e in at.get(kind)]

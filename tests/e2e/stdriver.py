@@ -159,19 +159,25 @@ def wait_for_plot(page: Page, timeout_ms: float = 60_000) -> None:
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=timeout_ms)
 
 
-def plot_traces(page: Page, index: int = 0) -> list[dict[str, Any]]:
-    """The traces Plotly drew in chart `index` (Plotly keeps them on its div as `.data`).
+TRACES_JS = """(gd) => {
+    if (!gd || !gd.data) return null;
+    const plain = (v) => (v && ArrayBuffer.isView(v)) ? Array.from(v) : v;
+    return JSON.stringify(gd.data.map(t => ({name: t.name ?? null, mode: t.mode ?? null, uid: t.uid ?? null,
+        type: t.type ?? null, fill: t.fill ?? null, x: plain(t.x), y: plain(t.y)})));
+}"""
 
-    Each trace: name, mode, type, fill, and x, y as float arrays (or None).
+
+def plot_traces(page: Page, index: int = 0) -> list[dict[str, Any]]:
+    """The traces Plotly drew in chart `index` of the page's own charts (not the point editor's,
+    which lives in a shadow root: see `band_traces`). Plotly keeps them on its div as `.data`.
+
+    Each trace: name, mode, uid, type, fill, and x, y as float arrays (or None).
     """
-    script = """([i]) => {
-        const gd = document.querySelectorAll('.js-plotly-plot')[i];
-        if (!gd || !gd.data) return null;
-        const plain = (v) => (v && ArrayBuffer.isView(v)) ? Array.from(v) : v;
-        return JSON.stringify(gd.data.map(t => ({name: t.name ?? null, mode: t.mode ?? null,
-            type: t.type ?? null, fill: t.fill ?? null, x: plain(t.x), y: plain(t.y)})));
-    }"""
-    raw = page.evaluate(script, [index])
+    raw = page.evaluate(f"([i]) => ({TRACES_JS})(document.querySelectorAll('.js-plotly-plot')[i])", [index])
+    return _traces(raw)
+
+
+def _traces(raw: str | None) -> list[dict[str, Any]]:
     traces = json.loads(raw) if raw else []
     for trace in traces:
         trace["x"], trace["y"] = _as_array(trace["x"]), _as_array(trace["y"])
@@ -281,8 +287,9 @@ def rerun_after(page: Page, action: Any, timeout_ms: float = 120_000) -> None:
     wait_for_run(page, timeout_ms, settle_ms=100)
 
 
-# ---- this app's band chart -----------------------------------------------------------------
-BAND_CHART = ".st-key-band_chart .js-plotly-plot"  # the finished band (live frames have other keys)
+# ---- this app's band chart: the point editor's Plotly chart (inside the component's shadow root) ----
+EDITOR = '[data-testid="point-editor"]'
+BAND_CHART = f"{EDITOR} .js-plotly-plot"  # Playwright's CSS locators pierce the shadow root
 
 
 @dataclass(frozen=True)
@@ -298,8 +305,8 @@ class Band:
 
 
 def read_band(page: Page, timeout_ms: float = 120_000) -> Band:
-    """The finished band chart's numbers (the outer band: a bound trace, then its `tonexty` fill;
-    a pinned run's band, drawn first and named "pinned …", is not this band)."""
+    """The band chart's numbers (the outer band: a bound trace, then its `tonexty` fill; a pinned
+    run's band, drawn first and named "pinned …", is not this band)."""
     traces = band_traces(page, timeout_ms)
     fill = next(i for i, t in enumerate(traces) if t["fill"] == "tonexty" and not _pinned(t))
     mean = next(t for t in traces if t["name"] == "predictive mean")
@@ -308,11 +315,15 @@ def read_band(page: Page, timeout_ms: float = 120_000) -> Band:
 
 
 def band_traces(page: Page, timeout_ms: float = 120_000) -> list[dict[str, Any]]:
-    """Every trace of the finished band chart (see `plot_traces`)."""
-    page.locator(BAND_CHART).wait_for(state="visible", timeout=timeout_ms)
-    index = page.locator(".js-plotly-plot").evaluate_all(
-        "els => els.findIndex(e => e.closest('.st-key-band_chart') !== null)")
-    return plot_traces(page, index)
+    """Every trace of the band chart (see `plot_traces`)."""
+    chart = page.locator(BAND_CHART).first
+    chart.wait_for(state="visible", timeout=timeout_ms)
+    return _traces(chart.evaluate(TRACES_JS))
+
+
+def band_title(page: Page) -> str:
+    """The band chart's title as drawn ("" without one)."""
+    return page.locator(BAND_CHART).first.evaluate("gd => gd.layout?.title?.text ?? ''") or ""
 
 
 def _pinned(trace: dict[str, Any]) -> bool:

@@ -30,10 +30,12 @@ def _loss_epochs(page: Page) -> np.ndarray:
 
 def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screenshot) -> None:
     finished = stdriver.read_band(app)
+    stdriver.rerun_after(app, lambda: app.locator(".st-key-live_mode label").first.click())  # Live off: Train trains
     stdriver.set_number(app, "epochs", EPOCHS)
     stdriver.click(app, "train")
     expect(app.get_by_text(re.compile(r"Training… epoch [\d,]+ of 20,000"))).to_be_visible()
-    expect(app.locator("[class*='st-key-live_band'] .js-plotly-plot").first).to_be_visible()  # a live frame drawn
+    # a live frame drawn into the editor
+    expect(app.locator(stdriver.BAND_CHART).locator(".gtitle")).to_contain_text("during training: epoch")
     stdriver.rerun_after(app, lambda: stdriver.click(app, "stop"))
 
     info = app.get_by_test_id("stAlert").filter(has_text="Training stopped at epoch")
@@ -42,8 +44,7 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
     assert found, info.inner_text()
     epoch = int(found.group(1).replace(",", ""))
     assert 0 < epoch < EPOCHS
-    expect(app.locator(".st-key-band_chart .gtitle")).to_have_text(
-        f"stopped at epoch {epoch:,} (not cached, not in the link)")
+    assert stdriver.band_title(app) == f"stopped at epoch {epoch:,} (not cached, not in the link)"
     assert _loss_epochs(app)[-1] == epoch  # the loss curve ends where the run stopped
     assert parse_qs(urlsplit(app.url).query) == {"epochs": [str(EPOCHS)]}  # the link: the settings only
     # The oracle: the engine's run of these settings stopped after the same epoch draws the same band
@@ -61,6 +62,6 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
     stdriver.rerun_after(app, lambda: stdriver.click(app, "back_to_finished"))
     expect(app.get_by_text("The band is the last finished fit")).to_be_visible()
     np.testing.assert_array_equal(stdriver.read_band(app).mean, finished.mean)
-    expect(app.locator(".st-key-band_chart")).not_to_contain_text("stopped at epoch")
+    assert "stopped at epoch" not in stdriver.band_title(app)
     expect(app.locator(".st-key-back_to_finished")).to_have_count(0)
     assert not stdriver.exception_texts(app)

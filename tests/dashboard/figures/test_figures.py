@@ -61,7 +61,8 @@ def test_a_pinned_band_is_drawn_under_the_current_one_in_grey(article_fit: bnn.F
     # another fit's band stands in for the pinned run: twice as wide and shifted up by 50
     pinned = plots.BandData(current.table.assign(f_lower=current.table["f_lower"] * 2 + 50,
                                                  f_upper=current.table["f_upper"] * 2 + 50,
-                                                 mean=current.table["mean"] + 50), None, current.functions[:0])
+                                                 mean=current.table["mean"] + 50), None, current.functions[:0],
+                            current.draws[:0])
     fig = plots.band_figure(current, view, pinned=pinned, pinned_label="pinned run")
     uids = [tr.uid for tr in fig.data]
     assert uids[:3] == ["pinned_lo", "pinned_hi", "pinned_mean"]  # first: drawn under the current band
@@ -170,3 +171,16 @@ def test_weights_figure_draws_the_prior_density() -> None:
     # the N(0, 2^2) density, integrating to ~1 over +-3 sigma (0.997)
     assert abs(np.trapezoid(density.y, grid) - 0.9973) < 1e-3
     assert np.allclose(next(tr for tr in fig.data if tr.name == "log10 σ").x, np.log10(sigma))
+
+
+def test_the_editors_figure_frames_the_points_it_does_not_draw(article_fit: bnn.Fitted) -> None:
+    # a point far above the band: not a trace of the figure (the point editor draws it), yet in the y range
+    view = View()
+    data = plots.band_data(article_fit, view, grid=30)
+    points = (np.array([0.0]), np.array([500.0]))
+    fig = plots.band_figure(data, view, points=points, draw_points=False)
+    assert "points" not in [t.uid for t in fig.data]
+    assert fig.layout.yaxis.range[1] > 500
+    plots.update_band(fig, data, view, title="a live frame")
+    assert fig.layout.yaxis.range[1] > 500
+    assert plots.band_data(article_fit, View(samples=50), grid=30).draws.shape == (plots.ANIMATION_DRAWS, 30)
