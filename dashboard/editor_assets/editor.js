@@ -217,7 +217,7 @@ function showProblem(S, text) {
 // ---- the posterior animation ----
 
 function setPlaying(S, on) {
-  on = !!(on && S.draws);
+  on = !!(on && S.draws && S.figVersion % 2 === 1);
   if (on === S.playing) return;
   S.playing = on;
   S.root.dataset.playing = String(on);
@@ -455,7 +455,15 @@ function pushFigure(S, figure, seq) {
   S.figRev = null;
   S.root.dataset.figureVersion = String(S.figVersion);
   setPlaying(S, false);
+  updatePlay(S);
   requestDraw(S);
+}
+
+// Play needs draws of the band on screen: a pushed figure (a live frame) has none.
+function updatePlay(S) {
+  const button = S.root.querySelector(".pe-play");
+  button.hidden = !S.draws;
+  button.disabled = S.figVersion % 2 === 0;
 }
 
 // Python's points, unless edits of ours are still unanswered or a press is under way.
@@ -517,7 +525,7 @@ function apply(S, data) {
     S.animY = null;
     redraw = stop = true;
   }
-  S.root.querySelector(".pe-play").hidden = !S.draws;
+  updatePlay(S);
   if (stop) setPlaying(S, false);
   if (redraw || !S.renders) requestDraw(S);
 }

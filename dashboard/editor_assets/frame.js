@@ -1,6 +1,10 @@
 // push_figure's frame (dashboard/editor.py): hands a new figure to the editor mounted under
 // `editor_key` and draws nothing. A frame that comes before its editor waits for it.
-export default function ({ data }) {
+export default function ({ data, parentElement }) {
+  // Take no room either: hide Streamlit's container of this element (its 1rem gap would show).
+  const host = parentElement && parentElement.host;
+  const box = host && host.closest('[data-testid="stElementContainer"]');
+  if (box) box.style.display = "none";
   const key = data.editor_key, seq = Number(data.seq) || 0;
   const editor = (window.__bnnPointEditors || {})[key];
   if (editor && editor.root.isConnected) {

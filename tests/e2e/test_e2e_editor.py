@@ -276,7 +276,9 @@ def test_live_drag_reports_a_pushed_band_and_play(open_editor) -> None:
 
     # push_figure: a band streamed during one run replaces the chart's band; the points stay
     before, seq = chart(page), editor.get_attribute("data-seq")
-    page.get_by_role("button", name="Push frames").click()
+    push = page.get_by_role("button", name="Push frames")
+    button_y = push.bounding_box()["y"]
+    push.click()
     page.wait_for_function("el => el.querySelector('.js-plotly-plot').layout.title.text === 'live frame 1'",
                            arg=editor.element_handle())
     stdriver.wait_for_run(page)
@@ -284,10 +286,12 @@ def test_live_drag_reports_a_pushed_band_and_play(open_editor) -> None:
     assert pushed["title"] == "live frame 3" and pushed["points"] == before["points"]
     assert abs(pushed["mean"][0] - before["mean"][0] - 3) < 1e-3  # the harness shifts frame k by k
     assert editor.get_attribute("data-seq") == seq
-    frame = page.locator(".st-key-frame-3")
-    assert frame.count() == 1 and frame.bounding_box()["height"] == 0  # the frame shows nothing
+    assert page.locator(f"{EDITOR} .pe-play").is_disabled()  # the draws are not this band's
+    assert page.locator(".st-key-frame-3").count() == 1  # in the page, yet taking no room:
+    assert push.bounding_box()["y"] == button_y
     stdriver.rerun_after(page, lambda: page.get_by_role("button", name="Rerun").click())
     assert chart(page)["title"] == "harness band"  # the editor's own figure again
+    assert page.locator(f"{EDITOR} .pe-play").is_enabled()
 
     # Play: the posterior draws move (the animated line's path changes); an edit stops them
     assert chart(page)["anim"] is None or editor.get_attribute("data-playing") == "false"
