@@ -23,6 +23,7 @@ KEY = "band_editor"  # the component's key (no "__": Streamlit refuses it)
 ACK = "band_editor_ack"  # the last report the page took in (its seq), sent back to the chart
 DRAGGING = "band_editor_dragging"  # the last report was a drag not yet released
 ERROR = "band_editor_error"  # why the last report was refused (escaped)
+Y_RANGE = "band_editor_y_range"  # the y axis of the figure last sent to the editor (mounted or pushed)
 DRAG_REPORT_MS = 300  # in live mode, a drag reports its points this often (each report is a rerun)
 
 
@@ -63,6 +64,16 @@ def dragging() -> bool:
     return bool(st.session_state.get(DRAGGING))
 
 
+def hold_y_range(figure: go.Figure) -> None:
+    """While a drag is in progress, ``figure`` keeps the y axis the drag began on: each report's preview
+    band would rescale it, and the point under the pointer would jump to another value."""
+    ss = st.session_state
+    if dragging() and ss.get(Y_RANGE) is not None:
+        figure.update_yaxes(range=ss[Y_RANGE])
+    else:
+        ss[Y_RANGE] = list(figure.layout.yaxis.range)
+
+
 def mount(figure: go.Figure, points: Points, live: bool, draws: editor.Draws | None = None) -> None:
     """The editor showing ``figure`` (a band without the points) with ``points`` on it."""
     history = session.history()
@@ -73,7 +84,10 @@ def mount(figure: go.Figure, points: Points, live: bool, draws: editor.Draws | N
         st.error(f"That edit was not taken: {st.session_state[ERROR]}", icon=icons.ERROR)
 
 
-def push(figure: go.Figure, slot: st.delta_generator.DeltaGenerator, frame: int) -> None:
-    """A new band into the mounted editor (a live frame of a run in this script run)."""
+def push(figure: go.Figure, slot: st.delta_generator.DeltaGenerator, frame: int,
+         draws: editor.Draws | None = None) -> None:
+    """A new band into the mounted editor: a live frame of a run in this script run, or (with its
+    ``draws``, for Play) the band of the fit that run finished."""
+    st.session_state[Y_RANGE] = list(figure.layout.yaxis.range)
     with slot:
-        editor.push_figure(figure, editor_key=KEY, frame_key=f"band_frame_{frame}")
+        editor.push_figure(figure, editor_key=KEY, frame_key=f"band_frame_{frame}", draws=draws)

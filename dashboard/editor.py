@@ -98,19 +98,21 @@ def point_editor(figure: go.Figure, points: Points, *, key: str, ack: int,
     _editor(key=key, data=data, on_points_change=on_points, on_command_change=on_command)
 
 
-def push_figure(figure: go.Figure, *, editor_key: str, frame_key: str) -> None:
+def push_figure(figure: go.Figure, *, editor_key: str, frame_key: str, draws: Draws | None = None) -> None:
     """Draw ``figure`` in the editor mounted as ``editor_key`` (points, zoom and mode stay).
 
     For a band that changes while one script run goes on (live training frames), where the
     editor itself cannot be called again. Put it in an ``st.empty()`` slot with a new
     ``frame_key`` per frame; it shows nothing, and removing it does not undo the update. The next
-    :func:`point_editor` call draws its own figure again (it counts the frames pushed)."""
+    :func:`point_editor` call draws its own figure again (it counts the frames pushed). ``draws``:
+    the posterior draws of ``figure``'s band, for Play (a finished fit's); without them Play waits."""
     _check_key(editor_key)
     _check_key(frame_key)
     frames = st.session_state.setdefault(_FRAMES, {})
     frames[editor_key] = seq = frames.get(editor_key, 0) + 1
     fig, _, _ = _figure_json(figure)
-    _frame(key=frame_key, data={"editor_key": editor_key, "seq": seq, "figure": fig})
+    _frame(key=frame_key, data={"editor_key": editor_key, "seq": seq, "figure": fig,
+                                "draws": None if draws is None else {"x": _f4(draws.x), "ys": _f4(draws.ys)}})
 
 
 def read_points(key: str) -> object | None:

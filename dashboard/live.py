@@ -147,6 +147,7 @@ class LiveTraining:
     log: bool
     pinned: BandData | None = None
     on_chart: go.Figure | None = None  # what the editor showed before the run: put back if the run fails
+    keep_range: bool = False  # live frames keep on_chart's y axis (a fit's), so a point being moved stays put
     running: Running = field(default_factory=Running)  # what Stop keeps
     _last_loss: float = -math.inf
     _last_band: float = -math.inf
@@ -187,6 +188,8 @@ class LiveTraining:
                                                   title=title, pinned=self.pinned)
         else:
             update_band(self._band_fig, data, view, title=title)
+        if self.keep_range and self.on_chart is not None:
+            self._band_fig.update_yaxes(range=self.on_chart.layout.yaxis.range)
         editing.push(self._band_fig, self.band_slot, self._frames)
 
     def restore(self) -> None:

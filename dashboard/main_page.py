@@ -58,10 +58,11 @@ def status_line(status: st.delta_generator.DeltaGenerator, key: runner.Key, refu
 
 @dataclass(frozen=True)
 class Chart:
-    """What the point editor shows first on this run: a band, its title, its draws for Play."""
+    """What the point editor shows first on this run: a band and its title."""
 
     data: BandData
     title: str = ""
+    prior: bool = False  # the prior's band (its y axis spans tens of units: live frames rescale it)
 
 
 def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, preview: bnn.Fitted | None,
@@ -70,7 +71,7 @@ def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, pre
     last finished fit's (of other settings: the line over it says so), or the prior's."""
     view = state.view
     if not len(state.points):
-        return Chart(result.prior_band(state.config, view), "the prior: no points yet")
+        return Chart(result.prior_band(state.config, view), "the prior: no points yet", prior=True)
     if fitted is not None:
         return Chart(result.band_data(fitted, key, view)[0])
     if preview is not None:
@@ -80,7 +81,7 @@ def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, pre
         return Chart(result.band_data(stopped.fitted, stopped.key, view)[0], stopped.label)
     if shown is not None:
         return Chart(result.band_data(shown.fitted, shown.key, view)[0])
-    return Chart(result.prior_band(state.config, view), "the prior, before training")
+    return Chart(result.prior_band(state.config, view), "the prior, before training", prior=True)
 
 
 def training_panel(state: AppState, fn: object) -> None:
@@ -110,18 +111,20 @@ def training_panel(state: AppState, fn: object) -> None:
         pending=live.REQUESTS.pending(ss, key), first=shown is None, can_preview=shown is not None))
     if decision.train:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
-    status, notice, editor_box, frame_slot = st.empty(), st.empty(), st.container(), st.empty()
+    # Nothing above the chart changes height between runs: a point being dragged stays under the pointer.
+    editor_box, frame_slot, status, notice = st.container(), st.empty(), st.empty(), st.empty()
     band_note, pin_slot, loss_slot = st.empty(), st.container(), st.empty()
     pinned = pin.pinned_band(state.view)
     preview = live.preview(shown, state) if decision.preview else None
     chart = first_chart(state, fitted, key, preview, stopped, shown)
     truth = result.drawn_truth(fn, chart.data)
     figure = result.editor_figure(chart.data, state.view, state.points, truth, title=chart.title, pinned=pinned)
+    editing.hold_y_range(figure)
     with editor_box:
         editing.mount(figure, state.points, live_on, result.draws_of(chart.data))
     if decision.train:
         fitted = live.run(state, live.LiveTraining(state, fn, status, notice, frame_slot, loss_slot, log_scale,
-                                                   pinned=pinned, on_chart=figure))
+                                                   pinned=pinned, on_chart=figure, keep_range=not chart.prior))
     stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
     if not decision.train and fitted is not None:
         ss[live.SHOWN] = live.Shown(key, fitted, state)

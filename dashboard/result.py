@@ -60,7 +60,9 @@ def editor_figure(data: band.BandData, view: View, points: Points, truth: Drawn 
     """The band as the point editor shows it: the points frame the y axis, the editor draws them."""
     fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
                            title=title, pinned=pinned, draw_points=False)
-    fig.update_layout(height=460)
+    # The same margins with or without a title (a preview's, a live frame's): the plotting area must not
+    # move between runs, or a point being dragged would land elsewhere than under the pointer.
+    fig.update_layout(height=460, margin={"t": 40})
     return fig
 
 
@@ -115,7 +117,7 @@ def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[
     truth = drawn_truth(fn, data)
     if band_slot is not None:
         figure = editor_figure(data, state.view, state.points, truth, title=title, pinned=pinned)
-        editing.push(figure, band_slot, frame=0)
+        editing.push(figure, band_slot, frame=0, draws=draws_of(data))
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed
     show(loss_slot, loss_figure(fitted.history, log_scale), key="loss_chart")

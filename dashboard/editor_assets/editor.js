@@ -216,8 +216,21 @@ function showProblem(S, text) {
 
 // ---- the posterior animation ----
 
+// A pushed frame of a finished fit brings that fit's draws (Play animates them); a live frame
+// brings none (Play waits). The editor's next own data replaces them (its draws_rev differs).
+function takeFrameDraws(S, draws) {
+  S.framePlayable = !!draws;
+  if (draws) {
+    S.draws = decodeDraws(draws);
+    S.drawsRev = null;
+    S.animY = null;
+  }
+}
+
+function playable(S) { return S.figVersion % 2 === 1 || !!S.framePlayable; }
+
 function setPlaying(S, on) {
-  on = !!(on && S.draws && S.figVersion % 2 === 1);
+  on = !!(on && S.draws && playable(S));
   if (on === S.playing) return;
   S.playing = on;
   S.root.dataset.playing = String(on);
@@ -439,7 +452,7 @@ function init(root, host) {
               playing: false, raf: 0, t0: 0, animY: null, animFrames: 0,
               drawing: false, dirty: false, renders: 0, calls: 0, key: null, api: null,
               setStateValue: () => {}, setTriggerValue: () => {} };
-  S.api = { root, command: (name) => command(S, name), pushFigure: (fig, seq) => pushFigure(S, fig, seq),
+  S.api = { root, command: (name) => command(S, name), pushFigure: (fig, seq, draws) => pushFigure(S, fig, seq, draws),
             lastUsed: () => S.lastUsed };
   attachToolbar(S);
   attachPointer(S);
@@ -448,22 +461,23 @@ function init(root, host) {
 
 // A figure pushed by push_figure's frame component (a live band during a training run).
 // Versions order figures from data (2 * frames + 1) and frames (2 * seq): see editor.py.
-function pushFigure(S, figure, seq) {
+function pushFigure(S, figure, seq, draws) {
   if (2 * seq <= S.figVersion) return;
   S.figure = figure;
   S.figVersion = 2 * seq;
   S.figRev = null;
+  takeFrameDraws(S, draws);
   S.root.dataset.figureVersion = String(S.figVersion);
   setPlaying(S, false);
   updatePlay(S);
   requestDraw(S);
 }
 
-// Play needs draws of the band on screen: a pushed figure (a live frame) has none.
+// Play needs draws of the band on screen: a live frame has none.
 function updatePlay(S) {
   const button = S.root.querySelector(".pe-play");
   button.hidden = !S.draws;
-  button.disabled = S.figVersion % 2 === 0;
+  button.disabled = !playable(S);
 }
 
 // Python's points, unless edits of ours are still unanswered or a press is under way.
@@ -506,6 +520,7 @@ function apply(S, data) {
     S.figure = data.figure;
     S.figRev = data.figure_rev;
     S.figVersion = version;
+    S.framePlayable = false;
     redraw = stop = true;
   }
   const pending = PENDING[S.key];
@@ -515,6 +530,8 @@ function apply(S, data) {
       S.figure = pending.figure;
       S.figVersion = 2 * pending.seq;
       S.figRev = null;
+      takeFrameDraws(S, pending.draws);
+      if (pending.draws) S.drawsRev = data.draws_rev;  // the frame's draws are newer than these
       redraw = stop = true;
     }
   }

@@ -8,10 +8,10 @@ export default function ({ data, parentElement }) {
   const key = data.editor_key, seq = Number(data.seq) || 0;
   const editor = (window.__bnnPointEditors || {})[key];
   if (editor && editor.root.isConnected) {
-    editor.pushFigure(data.figure, seq);
+    editor.pushFigure(data.figure, seq, data.draws || null);
   } else {
     const pending = (window.__bnnPendingFrames = window.__bnnPendingFrames || {});
-    if (!pending[key] || pending[key].seq < seq) pending[key] = { figure: data.figure, seq };
+    if (!pending[key] || pending[key].seq < seq) pending[key] = { figure: data.figure, seq, draws: data.draws || null };
   }
   // No cleanup: removing the frame leaves the editor's chart as it is.
 }

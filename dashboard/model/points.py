@@ -182,8 +182,9 @@ def format_value(value: float) -> str:
 
 def editor_frame(points: Points) -> pd.DataFrame:
     """The table the editor edits: x and y as text, and the exact values in hidden columns."""
-    return pd.DataFrame({"x": [format_value(v) for v in points.x], "y": [format_value(v) for v in points.y],
-                         "x_value": points.x, "y_value": points.y})
+    text = {name: pd.Series([format_value(v) for v in values], dtype=object)  # text even when empty
+            for name, values in (("x", points.x), ("y", points.y))}
+    return pd.DataFrame({**text, "x_value": points.x, "y_value": points.y})
 
 
 def from_editor(frame: pd.DataFrame, max_points: int = LIMITS.points) -> Points:

@@ -355,3 +355,62 @@ def download_predictions(page: Page) -> pd.DataFrame:
     if not button.is_visible():
         page.get_by_test_id("stExpander").filter(has_text="Downloads").locator("summary").click()
     return download_csv(page, button)
+
+
+# ---- editing on the band chart (the point editor) ------------------------------------------------
+TO_PIXELS_JS = """(gd, pts) => {
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const r = gd.querySelector('.main-svg').getBoundingClientRect();
+  return pts.map(([x, y]) => [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)]);
+}"""
+RANGES_JS = "gd => [gd._fullLayout.xaxis.range.slice(), gd._fullLayout.yaxis.range.slice()]"
+
+
+def to_pixels(page: Page, *points: tuple[float, float]) -> list[tuple[float, float]]:
+    """Viewport pixels of data points on the band chart, with Plotly's own axis functions (as the
+    editor maps a click back)."""
+    return [tuple(p) for p in page.locator(BAND_CHART).first.evaluate(TO_PIXELS_JS, [list(p) for p in points])]
+
+
+def axis_ranges(page: Page) -> tuple[list[float], list[float]]:
+    xr, yr = page.locator(BAND_CHART).first.evaluate(RANGES_JS)
+    return xr, yr
+
+
+def click_chart(page: Page, x: float, y: float, modifier: str | None = None) -> None:
+    """Click the band chart at data (x, y) (an add; with Shift on a point, a delete), holding ``modifier``
+    ("Shift", "Alt"...) if given; waits for the rerun."""
+    [(px, py)] = to_pixels(page, (x, y))
+
+    def click() -> None:
+        if modifier:
+            page.keyboard.down(modifier)
+        page.mouse.click(px, py)
+        if modifier:
+            page.keyboard.up(modifier)
+
+    rerun_after(page, click)
+
+
+def drag_on_chart(page: Page, start: tuple[float, float], end: tuple[float, float], steps: int = 12,
+                  pause_ms: int = 30, wait: bool = True) -> None:
+    """Press at data ``start``, move in ``steps`` to ``end``, release; waits for the rerun if ``wait``."""
+    (ax, ay), (bx, by) = to_pixels(page, start, end)
+
+    def gesture() -> None:
+        page.mouse.move(ax, ay)
+        page.mouse.down()
+        for k in range(1, steps + 1):
+            page.mouse.move(ax + (bx - ax) * k / steps, ay + (by - ay) * k / steps)
+            page.wait_for_timeout(pause_ms)
+        page.mouse.up()
+
+    if wait:
+        rerun_after(page, gesture)
+    else:
+        gesture()
+
+
+def editor_command(page: Page, name: str) -> None:
+    """Press the editor's own Undo or Redo button; waits for the rerun."""
+    rerun_after(page, lambda: page.locator(f'{EDITOR} [data-command="{name}"]').click())

@@ -1,4 +1,6 @@
-"""Changing the data: edit a point in the table and retrain; share the result as a link."""
+"""Changing the data in the table: live mode trains on each edit; share the result as a link.
+
+(Editing on the chart itself: test_e2e_playground.py.)"""
 
 from __future__ import annotations
 
@@ -34,13 +36,13 @@ def _retrain(page: Page) -> stdriver.Band:
     return stdriver.read_band(page)
 
 
-def test_edit_a_point_and_retrain_moves_the_band(app: Page, screenshot) -> None:
+def test_a_table_edit_in_live_mode_moves_the_band_without_train(app: Page, screenshot) -> None:
     before = stdriver.read_band(app)
     assert _points_table(app)[0] == [-2.0, -3.0]
-    _edit_first_y(app, -1.0)
+    _edit_first_y(app, -1.0)  # waits for the rerun: live mode previews, then trains, in it
     assert _points_table(app)[0] == [-2.0, -1.0]
-    expect(app.get_by_text("changed since this fit")).to_be_visible()  # the old band is marked stale
-    after = _retrain(app)
+    expect(app.get_by_text("Trained 2,000 epochs")).to_be_visible()  # the fit of the edited points, unasked
+    after = stdriver.read_band(app)
     drawn = set(zip(after.points_x.tolist(), after.points_y.tolist()))
     assert (-2.0, -1.0) in drawn and (-2.0, -3.0) not in drawn
     # The oracle: the engine fitted here on the edited points gives the band the page draws
@@ -63,11 +65,11 @@ def test_scientific_notation_is_read_exactly(app: Page) -> None:
     grid = app.get_by_test_id("stDataFrame").first
     stdriver.rerun_after(app, lambda: stdriver.edit_cell(grid, 0, X, "1e-3"))
     assert stdriver.grid_values(grid)[0] == ["1e-3", "-3"]  # shown as typed
-    expect(app.get_by_text("changed since this fit")).to_be_visible()  # accepted: the only message
-    assert len(app.get_by_test_id("stAlert").all_inner_texts()) == 1
+    expect(app.get_by_text("Trained 2,000 epochs")).to_be_visible()  # accepted and trained: no message
+    assert not app.get_by_test_id("stAlert").all_inner_texts()
     # Streamlit's number editor once turned 1e-3 into -13; the points CSV holds what was meant
     assert stdriver.download_text(app, "download_points").splitlines()[1] == "0.001,-3"
-    band = _retrain(app)
+    band = stdriver.read_band(app)
     assert band.points_x[0] == np.float32(0.001) and -2.0 not in band.points_x.tolist()  # the point the band fits
 
 
