@@ -5,13 +5,16 @@
 (b) Train: from pressing Train to the finished band for the article's settings, each time with
     a seed not trained before, so the server's fit cache misses;
 (c) memory: peak resident memory of the server's process tree, sampled every 0.1 s from /proc,
-    while three browser sessions with three new seeds press Train together.
+    while three browser sessions with three new seeds press Train together;
+(d) edit → band: clicks on the chart that add a point, in live mode (benchmarks/edit_bench.py).
 
-Targets: (a) < 15 s, (b) < 3 s, (c) < 700 MB. Prints the figures and one PASS/FAIL line per target;
+(b) and (c) turn live mode off, so that Train is what starts each fit.
+Targets: (a) < 15 s, (b) < 3 s, (c) < 700 MB, (d) first band p50 < 0.5 s and p95 < 1 s, final band
+p95 < 1.5 s. Prints the figures and one PASS/FAIL line per target;
 exits 1 if one fails. A script, not a test: its times depend on the machine and its load
 (printed with them). The browser is started before the clock of (a), as a visitor's already runs.
 
-    .venv/bin/python benchmarks/app_bench.py [--seeds 3] [--json artifacts/app_bench.json]
+    .venv/bin/python -m benchmarks.app_bench [--seeds 3] [--edits 20] [--json artifacts/app_bench.json]
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ import procmem  # noqa: E402  (the e2e helpers live with the browser tests)
 import stdriver  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
+from benchmarks import edit_bench  # noqa: E402
+
 TARGETS = {"cold_start_s": 15.0, "train_s": 3.0, "peak_rss_mb": 700.0}
-# The first band on screen: any Plotly chart with a filled band trace (the loss chart has none).
-ANY_BAND_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+# The first band on screen: the point editor's chart with a filled band trace (in its shadow root).
+ANY_BAND_JS = """() => Array.from(document.querySelectorAll('*')).filter(e => e.shadowRoot)
+    .flatMap(e => Array.from(e.shadowRoot.querySelectorAll('[data-testid="point-editor"] .js-plotly-plot')))
     .some(gd => (gd.data || []).some(t => t.fill === 'tonexty'))"""
 SCRIPT_STATE_JS = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
@@ -71,9 +77,15 @@ def press_train_until_new_band(page: Page, timeout: float = 120.0) -> float:
     raise TimeoutError("no new band within the timeout")
 
 
+def live_off(page: Page) -> None:
+    """Turn live mode off: a changed control waits for Train."""
+    stdriver.rerun_after(page, lambda: page.locator(".st-key-live_mode label").first.click())
+
+
 def train_latency(page: Page, pid: int, seeds: list[int]) -> tuple[list[float], list[float]]:
     """(b): one cache-missing Train per seed on an already open page: wall seconds, and the
     server's CPU seconds for it (the part a busy machine does not inflate)."""
+    live_off(page)
     times, cpu = [], []
     for seed in seeds:
         stdriver.set_number(page, "seed", seed)
@@ -89,6 +101,7 @@ def three_sessions(browser: Browser, url: str, pid: int, seeds: list[int]) -> di
     for seed in seeds:
         page = stdriver.new_context(browser).new_page()
         stdriver.open_app(page, url, timeout_ms=120_000)
+        live_off(page)
         stdriver.set_number(page, "seed", seed)
         pages.append(page)
     before = procmem.tree_rss(pid)
@@ -127,12 +140,13 @@ def report(results: dict[str, object]) -> bool:
         passed = value < target
         ok &= passed
         print(f"{'PASS' if passed else 'FAIL'}: {name} {value:.2f} {unit} (target < {target:g} {unit})")
-    return ok
+    return edit_bench.report(results["edit"]) and ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="cache-missing Train presses for (b)")
+    parser.add_argument("--edits", type=int, default=20, help="clicks that add a point for (d)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     chromium = stdriver.chromium_path()
@@ -145,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         page = stdriver.new_context(browser).new_page()
         server, results["cold_start"] = cold_start(page)
         try:
+            edit_page = stdriver.new_context(browser).new_page()  # a session of its own, live mode on
+            stdriver.open_app(edit_page, server.url, timeout_ms=120_000)
+            results["edit"] = edit_bench.edit_latency(edit_page, server.proc.pid, args.edits)
+            edit_page.context.close()
             results["train_s"], results["train_server_cpu_s"] = train_latency(
                 page, server.proc.pid, [101 + k for k in range(args.seeds)])
             results["memory"] = three_sessions(browser, server.url, server.proc.pid, [201, 202, 203])

@@ -411,6 +411,14 @@ def drag_on_chart(page: Page, start: tuple[float, float], end: tuple[float, floa
         gesture()
 
 
+def wait_for_ack(page: Page, timeout_ms: float = 120_000) -> None:
+    """Wait until the server has taken in the editor's last report (its rerun has drawn the editor)."""
+    page.wait_for_function(
+        """() => { const r = [...document.querySelectorAll('*')].filter(e => e.shadowRoot)
+                     .map(e => e.shadowRoot.querySelector('[data-testid="point-editor"]')).find(Boolean);
+                   return r && Number(r.dataset.ack) >= Number(r.dataset.seq); }""", timeout=timeout_ms)
+
+
 def editor_command(page: Page, name: str) -> None:
     """Press the editor's own Undo or Redo button; waits for the rerun."""
     rerun_after(page, lambda: page.locator(f'{EDITOR} [data-command="{name}"]').click())
