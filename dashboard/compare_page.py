@@ -195,6 +195,10 @@ def render() -> None:
                "reference sampler, and judge for yourself.")
     source = st.radio("Points and model", list(SOURCES), format_func=SOURCES.get, key="cmp_source", horizontal=True)
     state = source_state(source)
+    if not len(state.points):
+        st.info("The main page has no points yet: add points there (a click on its chart adds one), or compare "
+                "the methods on the other data above.", icon=icons.PRIOR)
+        return
     if source == "main":  # settings that may come from a link: escaped like all the visitor's input
         st.caption(escape_markdown(f"{describe(state.config, len(state.points))}."))
     choice = session.FORMULA if state.expression else (state.toy or session.NO_FUNCTION)

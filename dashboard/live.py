@@ -234,6 +234,10 @@ def current_fit() -> Shown | None:
     session (a reload), even when the main page still shows an older fit. None (with a message)
     if the caps refuse it."""
     state = session.link_state()
+    if not len(state.points):
+        st.info("The main page has no points yet, so there is no fit to show: add points there (a click on "
+                "its chart adds one).", icon=icons.PRIOR)
+        return None
     key = runner.key_of(state)
     shown = st.session_state.get(SHOWN)
     if shown is not None and shown.key == key:

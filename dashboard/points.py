@@ -168,8 +168,9 @@ def render() -> tuple[Points, str, str, Callable[[np.ndarray], np.ndarray] | Non
     generator()
     points = table()
     points = session.committed_points() if points is None else points  # an empty set is a set
-    st.caption(f"{len(points):,} point(s); up to {LIMITS.points:,}. Numbers like 0.5, -2 or 1e-3; add rows at "
-               "the bottom of the table, select rows to delete them.")
+    st.caption(f"{len(points):,} point(s); up to {LIMITS.points:,}. Click the chart to add one, drag to move, "
+               "Shift-click to delete; or type numbers like 0.5, -2 or 1e-3 here (add rows at the bottom, select "
+               "rows to delete them). Undo and redo are on the chart (Ctrl+Z, Ctrl+Shift+Z).")
     st.file_uploader("Upload a CSV with columns x and y", type=["csv"], key="upload", on_change=_upload,
                      max_upload_size=max(1, LIMITS.upload_bytes // 1_000_000))
     if st.session_state.get(UPLOAD_ERROR):

@@ -62,7 +62,9 @@ def editor_figure(data: band.BandData, view: View, points: Points, truth: Drawn 
                            title=title, pinned=pinned, draw_points=False)
     # The same margins with or without a title (a preview's, a live frame's): the plotting area must not
     # move between runs, or a point being dragged would land elsewhere than under the pointer.
-    fig.update_layout(height=460, margin={"t": 40})
+    # The left margin is set, not left to automargin, which measured the tick labels short inside the
+    # component's shadow root and clipped their minus signs.
+    fig.update_layout(height=460, margin={"t": 40, "l": 60})
     return fig
 
 

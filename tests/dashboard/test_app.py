@@ -734,3 +734,25 @@ def test_no_more_than_the_slot_count_train_at_once() -> None:
     for t in threads:
         t.join()
     assert peak == 2
+
+
+def test_no_points_shows_the_prior_on_the_main_page_and_a_hint_on_the_others() -> None:
+    from dashboard.model.link import encode_points
+    query = {"pts": encode_points(Points.none())}
+    at = main_page(query)
+    assert not at.exception and not errors(at) and len(at.session_state["points"]) == 0
+    assert any("No points: the chart shows the prior" in i.value for i in at.info)
+    assert SHOWN not in at.session_state  # nothing trained
+    assert len(editor_points(at)) == 0
+    mean = band_traces(at)["predictive mean"]["y"]
+    prior = bnn.prior(bnn.Config()).predict(np.linspace(-5, 5, LIMITS.grid), samples=100)
+    np.testing.assert_array_equal(mean, prior["mean"].to_numpy().astype(np.float32))  # the prior's band, as drawn
+    posterior = AppTest.from_file(str(ROOT / POSTERIOR), default_timeout=TIMEOUT)
+    posterior.query_params.update(query)
+    posterior.run()
+    assert not posterior.exception and not errors(posterior)
+    assert any("no points yet" in i.value for i in posterior.info)
+    compare = AppTest.from_file(str(ROOT / "pages" / "4_Compare.py"), default_timeout=TIMEOUT)
+    compare.query_params.update(query)
+    compare.run()
+    assert not compare.exception and not compare.button and any("no points yet" in i.value for i in compare.info)
