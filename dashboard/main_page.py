@@ -75,8 +75,7 @@ def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, pre
     if fitted is not None:
         return Chart(result.band_data(fitted, key, view)[0])
     if preview is not None:
-        return Chart(result.preview_band(preview, view), "preview: the last fit, trained on for a moment; "
-                                                         "the fit from scratch follows")
+        return Chart(result.preview_band(preview, view), "preview: the fit from scratch follows")
     if stopped is not None:
         return Chart(result.band_data(stopped.fitted, stopped.key, view)[0], stopped.label)
     if shown is not None:
