@@ -25,6 +25,7 @@ tests/bnn/test_fast_grad.py checks every gradient against autograd's.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -33,7 +34,7 @@ from bnn.adam import Adam
 from bnn.config import KLEstimator
 from bnn.loss import LossTerms
 from bnn.model import BayesMLP
-from bnn.netgrad import LocalPass, WeightPass
+from bnn.netgrad import LocalPass, Op, WeightPass
 from bnn.network import ACTIVATIONS, Layout
 from bnn.posterior import MeanFieldGaussian
 
@@ -78,6 +79,7 @@ class FastStep:
         self.mu, self.rho, self.noise_rho = self.theta[:p], self.theta[p:2 * p], self.theta[2 * p]
         self.g_mu, self.g_rho, self.g_noise = self.grad[:p], self.grad[p:2 * p], self.grad[2 * p]
         self._bind()
+        self._net: WeightPass | LocalPass | None = None
         self.sigma, self.dsigma = torch.empty(p, dtype=dtype), torch.empty(p, dtype=dtype)
         self.ones, self.zero = torch.ones(p, dtype=dtype), torch.zeros((), dtype=dtype)
         if self.local:
@@ -87,10 +89,10 @@ class FastStep:
             self.w = torch.empty((samples, p), dtype=dtype)
             # One sample needs no sum over samples: the weights' gradient is the mean's.
             self.gw = self.g_mu.view(1, p) if samples == 1 else torch.empty((samples, p), dtype=dtype)
-            self.eps_row = self.eps[0]
-        self.passes: dict[int, WeightPass | LocalPass] = {}
-        self._last_x: Tensor | None = None
-        self._last_version = -1
+        self.scale = torch.zeros((), dtype=dtype)  # d loss / d f = scale * (f - y), where a tensor is needed
+        self.rr = torch.zeros((), dtype=dtype)  # sum (f - y)^2 before any scaling, for a learned noise
+        self.tapes: dict[int, tuple[WeightPass | LocalPass, list[Op]]] = {}  # per batch size
+        self._loaded: tuple[Tensor, int, Tensor, int] | None = None
         n_opt = 2 * p + 1 if self.learn_noise else 2 * p
         self.adam = Adam([self.theta[:n_opt]], lr=lr)
         self._adam_grads = [self.grad[:n_opt]]
@@ -128,47 +130,68 @@ class FastStep:
         """Fill ``grad`` = [d/d mu | d/d rho | d/d noise rho] of the negative ELBO on (x, y)."""
         self._check_bound()
         batch = x.shape[0]
-        net = self._pass(batch)
-        if x is not self._last_x or x._version != self._last_version:  # a full batch is copied once
-            net.load(x)
-            self._last_x, self._last_version = x, x._version
-        if y.dtype != self.theta.dtype:
-            y = y.to(self.theta.dtype)
-        torch._C._nn.softplus(self.rho, 1, _SOFTPLUS_THRESHOLD, out=self.sigma)  # F.softplus, into a buffer
-        torch.sigmoid(self.rho, out=self.dsigma)
+        net, tape = self.tapes.get(batch) or self._tape(batch)
+        if self._loaded is None or self._loaded[0] is not x or self._loaded[2] is not y or (
+                self._loaded[1] != x._version or self._loaded[3] != y._version or net is not self._net):
+            net.load(x, y)  # a full batch is the same tensors every step: copied once
+            self._loaded, self._net = (x, x._version, y, y._version), net
         scale, noise = self.n_total / batch, self._noise()
-        c = scale / (noise * noise * self.samples)  # d loss / d f = c (f - y)
-        g_sigma = self.g_rho  # d/d sigma is gathered where d/d rho ends up
-        if self.local:
-            torch.mul(self.sigma, self.sigma, out=self.var)
-            net.forward(self.generator)
-            r = net.residual(y)
-            net.backward(c)
-            torch.addcmul(self.zero, self.g_var, self.sigma, value=2.0, out=g_sigma)  # d var / d sigma = 2 sigma
-        else:
-            self.eps.normal_(generator=self.generator)
-            torch.addcmul(self.mu, self.sigma, self.eps, out=self.w)
-            net.forward()
-            r = net.residual(y)
-            net.backward(c)
-            self._reparameterise(g_sigma)
-        self._kl_gradient(g_sigma)
-        self.g_rho.mul_(self.dsigma)  # d sigma / d rho = sigmoid(rho)
+        if self.learn_noise or self.local:
+            self.scale.fill_(scale / (noise * noise * self.samples))
+        for op in tape:
+            op()
         if self.learn_noise:
-            self._noise_gradient(r, scale, noise, batch)
-        return self._terms(r, scale, noise, batch) if terms else None
+            self._noise_gradient(scale, noise, batch)
+        return self._terms(net, scale, noise, batch) if terms else None
 
-    def _pass(self, batch: int) -> WeightPass | LocalPass:
-        net = self.passes.get(batch)
-        if net is None:
-            layout = self.model.layout
-            if self.local:
-                net = LocalPass(layout, self.samples, batch, self.mu, self.var, self.g_mu, self.g_var)
+    def _tape(self, batch: int) -> tuple[WeightPass | LocalPass, list[Op]]:
+        """The step on a batch of ``batch`` points as a list of operations on fixed buffers."""
+        layout, s = self.model.layout, self.samples
+        g_sigma = self.g_rho  # d/d sigma is gathered where d/d rho ends up
+        ops: list[Op] = [partial(torch._C._nn.softplus, self.rho, 1, _SOFTPLUS_THRESHOLD, out=self.sigma),
+                         partial(torch.sigmoid, self.rho, out=self.dsigma)]  # d softplus / d rho
+        if self.local:
+            net = LocalPass(layout, s, batch, self.mu, self.var, self.g_mu, self.g_var, self.scale, self.generator)
+            ops += [partial(torch.mul, self.sigma, self.sigma, out=self.var), *net.forward_ops, *net.residual_ops,
+                    *self._rr_ops(net), *net.backward_ops,
+                    partial(torch.addcmul, self.zero, self.g_var, self.sigma, value=2.0, out=g_sigma)]
+        else:
+            net = WeightPass(layout, s, batch, self.w, self.gw)
+            ops += [partial(Tensor.normal_, self.eps, generator=self.generator),
+                    partial(torch.addcmul, self.mu, self.sigma, self.eps, out=self.w),
+                    *net.forward_ops, *net.residual_ops, *self._rr_ops(net)]
+            if self.learn_noise:  # the noise changes every step: scale r by a tensor
+                ops += [partial(Tensor.mul_, net.r, self.scale), *net.backward_ops(1.0)]
             else:
-                net = WeightPass(layout, self.samples, batch, self.w, self.gw)
-            self.passes[batch] = net
-            self._last_x = None
-        return net
+                ops += net.backward_ops(self.n_total / batch / (self._noise() ** 2 * s))
+            ops += self._reparameterise_ops(g_sigma)
+        ops += self._kl_ops(g_sigma)
+        ops.append(partial(Tensor.mul_, self.g_rho, self.dsigma))  # d sigma / d rho = sigmoid(rho)
+        self.tapes[batch] = net, ops
+        return net, ops
+
+    def _rr_ops(self, net: WeightPass | LocalPass) -> list[Op]:
+        flat = net.r.view(-1)
+        return [partial(torch.dot, flat, flat, out=self.rr)] if self.learn_noise else []
+
+    def _reparameterise_ops(self, g_sigma: Tensor) -> list[Op]:
+        """From the weights' gradients g (S, P) to d/d mu = sum_s g_s and d/d sigma = sum_s g_s eps_s."""
+        ops: list[Op] = []
+        if self.kl is KLEstimator.MC:  # d/d w_s of mean_s |w_s|^2 / (2 prior^2)
+            ops.append(partial(Tensor.add_, self.gw, self.w,
+                               alpha=self.kl_weight / (self.prior_sigma**2 * self.samples)))
+        if self.samples == 1:  # gw is d/d mu already
+            return ops + [partial(torch.mul, self.g_mu, self.eps[0], out=g_sigma)]
+        return ops + [partial(torch.sum, self.gw, 0, out=self.g_mu), partial(Tensor.mul_, self.gw, self.eps),
+                      partial(torch.sum, self.gw, 0, out=g_sigma)]
+
+    def _kl_ops(self, g_sigma: Tensor) -> list[Op]:
+        kw, prior_var = self.kl_weight, self.prior_sigma**2
+        ops: list[Op] = []
+        if self.kl is KLEstimator.CLOSED:
+            ops += [partial(Tensor.add_, self.g_mu, self.mu, alpha=kw / prior_var),
+                    partial(Tensor.add_, g_sigma, self.sigma, alpha=kw / prior_var)]
+        return ops + [partial(Tensor.addcdiv_, g_sigma, self.ones, self.sigma, value=-kw)]  # -sum log sigma
 
     def _noise(self) -> float:
         if not self.learn_noise:
@@ -176,44 +199,26 @@ class FastStep:
         rho = float(self.noise_rho)
         return rho if rho > _SOFTPLUS_THRESHOLD else math.log1p(math.exp(rho))
 
-    def _reparameterise(self, g_sigma: Tensor) -> None:
-        """From the weights' gradients g (S, P) to d/d mu = sum_s g_s and d/d sigma = sum_s g_s eps_s."""
-        if self.kl is KLEstimator.MC:  # d/d w_s of mean_s |w_s|^2 / (2 prior^2)
-            self.gw.add_(self.w, alpha=self.kl_weight / (self.prior_sigma**2 * self.samples))
-        if self.samples == 1:  # gw is d/d mu already
-            torch.mul(self.g_mu, self.eps_row, out=g_sigma)
-            return
-        torch.sum(self.gw, 0, out=self.g_mu)
-        self.gw.mul_(self.eps)
-        torch.sum(self.gw, 0, out=g_sigma)
-
-    def _kl_gradient(self, g_sigma: Tensor) -> None:
-        kw, prior_var = self.kl_weight, self.prior_sigma**2
-        if self.kl is KLEstimator.CLOSED:
-            self.g_mu.add_(self.mu, alpha=kw / prior_var)
-            g_sigma.add_(self.sigma, alpha=kw / prior_var)
-        g_sigma.addcdiv_(self.ones, self.sigma, value=-kw)  # -sum log sigma, in both estimators
-
-    def _noise_gradient(self, r: Tensor, scale: float, noise: float, batch: int) -> None:
+    def _noise_gradient(self, scale: float, noise: float, batch: int) -> None:
         """d/d noise rho of (N/|B|) [sum r^2 / (2 S noise^2) + |B| log noise], through noise = softplus(rho)."""
-        rho = float(self.noise_rho)
-        dnoise = 1.0 / (1.0 + math.exp(-rho))
-        flat = r.view(-1)
-        torch.dot(flat, flat, out=self.g_noise)
-        self.g_noise.mul_(-scale * dnoise / (noise**3 * self.samples)).add_(scale * batch * dnoise / noise)
+        dnoise = 1.0 / (1.0 + math.exp(-float(self.noise_rho)))
+        self.g_noise.fill_(scale * dnoise * (batch / noise - float(self.rr) / (noise**3 * self.samples)))
 
-    def _terms(self, r: Tensor, scale: float, noise: float, batch: int) -> LossTerms:
-        """The loss terms of ``bnn.loss.negative_elbo`` at this step's draws, from the forward pass's values."""
-        flat = r.view(-1)
-        nll = torch.dot(flat, flat) * (0.5 * scale / (noise * noise * self.samples)) + (
-            scale * batch * (math.log(noise) + _HALF_LOG_2PI))
+    def _terms(self, net: WeightPass | LocalPass, scale: float, noise: float, batch: int) -> LossTerms:
+        """The loss terms of ``bnn.loss.negative_elbo`` at this step's draws, from the forward pass's values
+        (a few reductions, the arithmetic in Python floats)."""
+        flat = net.r.view(-1)
+        rr = float(self.rr) if self.learn_noise else float(torch.dot(flat, flat))
+        nll = rr * (0.5 * scale / (noise * noise * self.samples)) + scale * batch * (math.log(noise) + _HALF_LOG_2PI)
         p, prior = self.p, self.prior_sigma
-        log_sigma = self.sigma.log().sum()
+        log_sigma = float(torch.log(self.sigma).sum())
         if self.kl is KLEstimator.CLOSED:
-            kl = (torch.dot(self.sigma, self.sigma) + torch.dot(self.mu, self.mu)) * (0.5 / prior**2) - log_sigma + (
-                p * (math.log(prior) - 0.5))
+            squares = float(torch.dot(self.sigma, self.sigma)) + float(torch.dot(self.mu, self.mu))
+            kl = squares * (0.5 / prior**2) - log_sigma + p * (math.log(prior) - 0.5)
         else:
-            squares = self.w.square().sum() * (0.5 / prior**2) - 0.5 * self.eps.square().sum()
+            w, eps = self.w.view(-1), self.eps.view(-1)
+            squares = float(torch.dot(w, w)) * (0.5 / prior**2) - 0.5 * float(torch.dot(eps, eps))
             kl = squares / self.samples - log_sigma + p * math.log(prior)
-        total = nll + kl if self.kl_weight == 1.0 else nll + self.kl_weight * kl
-        return LossTerms(nll=nll, kl=kl, total=total)
+        dtype = self.theta.dtype
+        return LossTerms(nll=torch.tensor(nll, dtype=dtype), kl=torch.tensor(kl, dtype=dtype),
+                         total=torch.tensor(nll + self.kl_weight * kl, dtype=dtype))

@@ -12,7 +12,9 @@ Each layer's weights and bias are stored in the flat vector as one (in + 1, out)
 block (``bnn.network``), so with a column of ones appended to every layer's input one
 matmul gives a layer's output, and one its weight and bias gradient together. Every
 intermediate lives in a buffer made once per (samples, batch size), and every view of one
-is made then too: a step dispatches only arithmetic.
+is made then too. Each pass is then written down once as a list of operations bound to those
+buffers (``functools.partial``), a tape that a step replays: a step dispatches only arithmetic,
+with no Python deciding anything between the kernels (that deciding cost ~15 us of a 45 us step).
 
 :class:`WeightPass` draws nothing: it takes S weight vectors (S, P) and returns their
 gradients (S, P), the piece Bayes-by-Backprop's reparameterised gradient needs (and the
@@ -24,22 +26,38 @@ of mu and of sigma directly. Both are checked against autograd in tests/bnn/test
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 from torch import Tensor
 
 from bnn.config import Activation
 from bnn.network import Layout
 
-# The activation in place (a layer's output buffer is its own input), and
-# d act / d z from the activation's output, written into the gradient's buffer (autograd's own kernels).
-_IN_PLACE = {Activation.SIGMOID: Tensor.sigmoid_, Activation.TANH: Tensor.tanh_, Activation.RELU: Tensor.relu_}
-# (grad, out, dest): dest = act'(z) * grad, written into dest (which may be grad itself).
-_BACKWARD = {
-    Activation.SIGMOID: lambda grad, out, dest: torch.ops.aten.sigmoid_backward.grad_input(grad, out, grad_input=dest),
-    Activation.TANH: lambda grad, out, dest: torch.ops.aten.tanh_backward.grad_input(grad, out, grad_input=dest),
-    Activation.RELU: lambda grad, out, dest: torch.ops.aten.threshold_backward.grad_input(grad, out, 0,
-                                                                                         grad_input=dest),
+Op = Callable[[], object]
+_ACT = {Activation.SIGMOID: Tensor.sigmoid_, Activation.TANH: Tensor.tanh_, Activation.RELU: Tensor.relu_}
+_ACT_BACKWARD = {  # (grad, act output) -> d act / d z * grad, autograd's own kernels
+    Activation.SIGMOID: torch.ops.aten.sigmoid_backward.grad_input,
+    Activation.TANH: torch.ops.aten.tanh_backward.grad_input,
+    Activation.RELU: lambda grad, out, grad_input: torch.ops.aten.threshold_backward.grad_input(
+        grad, out, 0, grad_input=grad_input),
 }
+
+
+def act_op(activation: Activation, h: Tensor) -> Op:
+    """h <- act(h), in place (a layer's output buffer is its own input)."""
+    return partial(_ACT[activation], h)
+
+
+def act_backward_op(activation: Activation, grad: Tensor, out: Tensor, dest: Tensor) -> Op:
+    """dest <- act'(z) * grad, from the activation's output ``out``; dest may be grad itself."""
+    return partial(_ACT_BACKWARD[activation], grad, out, grad_input=dest)
+
+
+def run(ops: list[Op]) -> None:
+    for op in ops:
+        op()
 
 
 def _inputs(layout: Layout, samples: int, batch: int, dtype: torch.dtype) -> tuple[Tensor, list[Tensor]]:
@@ -60,98 +78,114 @@ def blocks(layout: Layout, flat: Tensor) -> list[Tensor]:
 
 
 class WeightPass:
-    """f (S, B) of S weight vectors on a batch of B points, and the weights' gradient (S, P)."""
+    """f (S, B) of S weight vectors on a batch of B points, and the weights' gradient (S, P).
+
+    ``forward_ops`` read the weights in ``w`` and the inputs ``load`` copied; ``residual_ops``
+    compute r = f - y; ``backward_ops(scale)`` write the gradient of scale * sum r * f (the loss's
+    when d loss / d f = scale * r) into ``gw``, the scale riding on the output layer's two products.
+    """
 
     def __init__(self, layout: Layout, samples: int, batch: int, w: Tensor, gw: Tensor) -> None:
         s, b, dtype = samples, batch, w.dtype
-        self.act, self.act_backward = _IN_PLACE[layout.activation], _BACKWARD[layout.activation]
+        self.activation = layout.activation
         self.xa, self.a = _inputs(layout, s, b, dtype)
-        self.x = self.xa[:, :-1]  # (B, D), where a step's inputs are copied
-        self.xa_s = self.xa.expand(s, *self.xa.shape)  # (S, B, D + 1), a view
-        self.inputs = [self.xa_s, *self.a]  # layer k's input with its ones column
+        self.x = self.xa[:, :-1]  # (B, D), where a batch's inputs are copied
+        self.y = torch.empty(b, dtype=dtype)
+        self.inputs = [self.xa.expand(s, *self.xa.shape), *self.a]  # layer k's input with its ones column
         self.units = [a[..., :-1] for a in self.a]  # layer k + 1's input without it: act(z_k) is written here
         self.w, self.gw = blocks(layout, w), blocks(layout, gw)
         self.f = torch.empty((s, b, 1), dtype=dtype)
         self.r = torch.empty((s, b, 1), dtype=dtype)  # f - y
-        self.f2, self.r2 = self.f.view(s, b), self.r.view(s, b)
         self.da = [torch.empty((s, b, width), dtype=dtype) for width in layout.widths[1:-1]]
-        self.zero = torch.zeros((), dtype=dtype)
-        # Views the backward pass uses, made once: transposed inputs, W_k^T, the output layer's gradient.
-        self.inputs_t = [a.transpose(1, 2) for a in self.inputs]
-        self.w_t = [wb[:, :-1].transpose(1, 2) for wb in self.w]  # (S, out, in)
-        self.gw_last = self.gw[-1].transpose(1, 2)  # (S, 1, in + 1): one output unit
-        self.r_t = self.r.transpose(1, 2)  # (S, 1, B)
-        self.first = (self.w[0][:, 1:], self.w[0][:, :1])  # b (S, 1, H), W (S, 1, H) of a 1-D input
-        # A 1-D input makes the first layer an outer product: broadcasting beats a (., 1+1) matmul.
-        self.outer_first = layout.widths[0] == 1 and len(layout.shapes) > 1
-        # The first layer's input is shared by the samples, so its weight gradients for all S are one
-        # matmul [x, 1]^T (D + 1, B) @ dz (B, S * H) if dz is laid out point-major (B, S, H) (S small
-        # matmuls otherwise, ~3x slower at S = 32 on the article's net). The activation's backward
-        # writes dz there directly; one copy puts the result into gw's (S, D + 1, H) block.
-        self.point_major = s > 1 and len(layout.shapes) > 1
-        if self.point_major:
-            h = layout.widths[1]
-            self.dz0 = torch.empty((b, s, h), dtype=dtype)
-            self.dz0_view = self.dz0.transpose(0, 1)  # (S, B, H), the activation backward's destination
-            self.dz0_flat = self.dz0.view(b, s * h)
-            self.g0 = torch.empty((layout.widths[0] + 1, s * h), dtype=dtype)
-            self.g0_view = self.g0.view(-1, s, h).transpose(0, 1)  # (S, D + 1, H)
-            self.xa_t = self.xa.t()
+        self.forward_ops = self._forward_ops(layout)
+        self.residual_ops: list[Op] = [partial(torch.sub, self.f.view(s, b), self.y, out=self.r.view(s, b))]
+        self._backward: dict[float, list[Op]] = {}
 
-    def load(self, x: Tensor) -> None:
-        """Take a batch's inputs (B, D)."""
+    def load(self, x: Tensor, y: Tensor) -> None:
+        """Take a batch: inputs (B, D), targets (B,)."""
         self.x.copy_(x)
+        self.y.copy_(y)
 
-    def forward(self) -> Tensor:
-        """f (S, B, 1) at the weights in ``w`` and the inputs in ``x``."""
-        last = len(self.w) - 1
+    def _forward_ops(self, layout: Layout) -> list[Op]:
+        ops, last = [], len(self.w) - 1
         for k, wb in enumerate(self.w):
             out = self.f if k == last else self.units[k]
-            if k == 0 and self.outer_first:
-                torch.addcmul(self.first[0], self.x, self.first[1], out=out)  # b + x (B, 1) * W
+            if k == 0 and layout.widths[0] == 1 and last > 0:
+                # A 1-D input makes the first layer an outer product b + x (B, 1) * W (S, 1, H):
+                # broadcasting beats a matmul with an inner dimension of 2 (~9x at S = 32).
+                ops.append(partial(torch.addcmul, wb[:, 1:], self.x, wb[:, :1], out=out))
             else:
-                torch.bmm(self.inputs[k], wb, out=out)
+                ops.append(partial(torch.bmm, self.inputs[k], wb, out=out))
             if k < last:
-                self.act(out)
+                ops.append(act_op(self.activation, out))
+        return ops
+
+    def backward_ops(self, scale: float) -> list[Op]:
+        """The backward pass for d loss / d f = scale * r (made once per scale)."""
+        if scale not in self._backward:
+            self._backward[scale] = self._backward_ops(scale)
+        return self._backward[scale]
+
+    def _backward_ops(self, scale: float) -> list[Op]:
+        last, act = len(self.w) - 1, self.activation
+        s, b = self.r.shape[:2]
+        # The output layer has one unit: its weight gradient r^T [a, 1] is stored (S, 1, in + 1).
+        g_last = self.gw[last].transpose(1, 2)
+        ops: list[Op] = [partial(torch.baddbmm, g_last, self.r.transpose(1, 2), self.inputs[last], beta=0,
+                                 alpha=scale, out=g_last)]
+        if last == 0:
+            return ops
+        zero = torch.zeros((), dtype=self.r.dtype)  # d a = scale * r W^T: an outer product
+        ops.append(partial(torch.addcmul, zero, self.r, self.w[last][:, :-1].transpose(1, 2), value=scale,
+                           out=self.da[last - 1]))
+        for k in range(last - 1, 0, -1):
+            dz = self.da[k]
+            ops += [act_backward_op(act, dz, self.units[k], dz),
+                    partial(torch.bmm, self.inputs[k].transpose(1, 2), dz, out=self.gw[k]),
+                    partial(torch.bmm, dz, self.w[k][:, :-1].transpose(1, 2), out=self.da[k - 1])]
+        if s == 1:
+            return ops + [act_backward_op(act, self.da[0], self.units[0], self.da[0]),
+                          partial(torch.bmm, self.inputs[0].transpose(1, 2), self.da[0], out=self.gw[0])]
+        # The first layer's input is shared by the samples, so its weight gradients for all S are one
+        # matmul [x, 1]^T (D + 1, B) @ dz (B, S * H) once dz is laid out point-major (B, S, H) (S small
+        # matmuls otherwise, ~3x slower at S = 32 on the article's net). The activation's backward
+        # writes dz there directly; one copy puts the result into gw's (S, D + 1, H) block.
+        h = self.da[0].shape[2]
+        dz0 = torch.empty((b, s, h), dtype=self.r.dtype)
+        g0 = torch.empty((self.xa.shape[1], s * h), dtype=self.r.dtype)
+        return ops + [act_backward_op(act, self.da[0], self.units[0], dz0.transpose(0, 1)),
+                      partial(torch.mm, self.xa.t(), dz0.view(b, s * h), out=g0),
+                      partial(self.gw[0].copy_, g0.view(-1, s, h).transpose(0, 1))]
+
+    # One-off calls (tests, samplers): the same operations.
+    def forward(self) -> Tensor:
+        run(self.forward_ops)
         return self.f
 
-    def residual(self, y: Tensor) -> Tensor:
-        """r = f - y (S, B, 1), kept for the backward pass."""
-        torch.sub(self.f2, y, out=self.r2)
+    def residual(self) -> Tensor:
+        run(self.residual_ops)
         return self.r
 
     def backward(self, scale: float) -> None:
-        """The gradients of scale * sum_{s, i} r_si f_si, i.e. of the loss when d loss / d f = scale * r,
-        written into ``gw`` (S, P). The scale rides on the last layer's two matmuls."""
-        last = len(self.w) - 1
-        # The output layer has one unit: its weight gradient is r^T [a, 1], stored (S, 1, in + 1).
-        torch.baddbmm(self.gw_last, self.r_t, self.inputs[last], beta=0, alpha=scale, out=self.gw_last)
-        if last == 0:
-            return
-        torch.addcmul(self.zero, self.r, self.w_t[last], value=scale, out=self.da[last - 1])  # an outer product
-        for k in range(last - 1, 0, -1):
-            dz = self.da[k]
-            self.act_backward(dz, self.units[k], dz)
-            torch.bmm(self.inputs_t[k], dz, out=self.gw[k])
-            torch.bmm(dz, self.w_t[k], out=self.da[k - 1])
-        if self.point_major:
-            self.act_backward(self.da[0], self.units[0], self.dz0_view)
-            torch.mm(self.xa_t, self.dz0_flat, out=self.g0)
-            self.gw[0].copy_(self.g0_view)
-        else:
-            self.act_backward(self.da[0], self.units[0], self.da[0])
-            torch.bmm(self.inputs_t[0], self.da[0], out=self.gw[0])
+        run(self.backward_ops(scale))
 
 
 class LocalPass:
-    """f (S, B) by local reparameterisation from (mu, sigma), and the gradients of mu and sigma."""
+    """f (S, B) by local reparameterisation from (mu, sigma), and the gradients of mu and sigma^2.
+
+    ``forward_ops`` draw each layer's noise (S, B, out) in order, as ``Layout.forward_local`` does;
+    ``backward_ops`` start from d loss / d f = c * r, c a 0-d tensor (the step's scale), and write
+    d/d mu into ``g_mu`` and d/d sigma^2 into ``g_var``. Through h = mean + sd * eps, d mean = dz
+    and d var = dz * eps / (2 sd).
+    """
 
     def __init__(self, layout: Layout, samples: int, batch: int, mu: Tensor, var: Tensor, g_mu: Tensor,
-                 g_var: Tensor) -> None:
+                 g_var: Tensor, scale: Tensor, generator: torch.Generator | None) -> None:
         s, b, dtype = samples, batch, mu.dtype
-        self.act, self.act_backward = _IN_PLACE[layout.activation], _BACKWARD[layout.activation]
+        self.activation = layout.activation
         self.xa, self.a = _inputs(layout, s, b, dtype)
         self.x = self.xa[:, :-1]
+        self.y = torch.empty(b, dtype=dtype)
         self.xa2 = torch.ones_like(self.xa)  # the squared input (its ones stay ones)
         self.a2 = [torch.ones_like(a) for a in self.a]
         self.flat = [self.xa, *(a.view(s * b, -1) for a in self.a)]  # (rows, in + 1) per layer
@@ -163,66 +197,58 @@ class LocalPass:
         self.mean = [torch.empty((r, o), dtype=dtype) for r, o in zip(rows, widths)]
         self.sd = [torch.empty((r, o), dtype=dtype) for r, o in zip(rows, widths)]
         self.eps = [torch.empty((s, b, o), dtype=dtype) for o in widths]
-        self.out = [*(a[..., :-1] for a in self.a), torch.empty((s, b, 1), dtype=dtype)]
-        self.f2 = self.out[-1].view(s, b)
+        self.out = [*self.units, torch.empty((s, b, 1), dtype=dtype)]
         self.r = torch.empty((s, b, 1), dtype=dtype)
-        self.r2 = self.r.view(s, b)
-        self.dz = [torch.empty((s, b, o), dtype=dtype) for o in widths]  # dz_k, then dz_k * eps_k / sd_k
-        self.t = [torch.empty((s, b, o), dtype=dtype) for o in widths]
+        self.dz = [torch.empty((s, b, o), dtype=dtype) for o in widths]
+        self.t = [torch.empty((s, b, o), dtype=dtype) for o in widths]  # dz * eps / sd
         self.tmp = [torch.empty((s * b, width), dtype=dtype) for width in widths[:-1]]
-        self.dz0, self.t0 = torch.empty((b, widths[0]), dtype=dtype), torch.empty((b, widths[0]), dtype=dtype)
-        self.samples, self.batch = s, b
+        self.sums = (torch.empty((b, widths[0]), dtype=dtype), torch.empty((b, widths[0]), dtype=dtype))
+        self.forward_ops = self._forward_ops(generator)
+        self.residual_ops: list[Op] = [partial(torch.sub, self.out[-1].view(s, b), self.y, out=self.r.view(s, b))]
+        self.backward_ops = self._backward_ops(scale)
 
-    def load(self, x: Tensor) -> None:
-        """Take a batch's inputs (B, D)."""
+    def load(self, x: Tensor, y: Tensor) -> None:
+        """Take a batch: inputs (B, D), targets (B,)."""
         self.x.copy_(x)
+        self.y.copy_(y)
         torch.square(self.xa, out=self.xa2)
 
-    def forward(self, generator: torch.Generator | None) -> Tensor:
-        """f (S, B, 1); each layer's noise (S, B, out) drawn in order, as ``Layout.forward_local`` draws it."""
-        last = len(self.mu) - 1
+    def _forward_ops(self, generator: torch.Generator | None) -> list[Op]:
+        ops, last = [], len(self.mu) - 1
         for k in range(last + 1):
-            if k > 0:
-                torch.square(self.a[k - 1], out=self.a2[k - 1])
-            torch.mm(self.flat[k], self.mu[k], out=self.mean[k])
-            torch.mm(self.flat2[k], self.var[k], out=self.sd[k])
-            self.sd[k].sqrt_()
-            self.eps[k].normal_(generator=generator)
             shape = self.eps[k].shape if k > 0 else self.mean[k].shape
-            out = self.out[k]
-            torch.addcmul(self.mean[k].view(shape), self.sd[k].view(shape), self.eps[k], out=out)
+            if k > 0:
+                ops.append(partial(torch.square, self.a[k - 1], out=self.a2[k - 1]))
+            ops += [partial(torch.mm, self.flat[k], self.mu[k], out=self.mean[k]),
+                    partial(torch.mm, self.flat2[k], self.var[k], out=self.sd[k]),
+                    partial(Tensor.sqrt_, self.sd[k]),
+                    partial(Tensor.normal_, self.eps[k], generator=generator),
+                    partial(torch.addcmul, self.mean[k].view(shape), self.sd[k].view(shape), self.eps[k],
+                            out=self.out[k])]
             if k < last:
-                self.act(out)
-        return self.out[-1]
+                ops.append(act_op(self.activation, self.out[k]))
+        return ops
 
-    def residual(self, y: Tensor) -> Tensor:
-        torch.sub(self.f2, y, out=self.r2)
-        return self.r
-
-    def backward(self, scale: float) -> None:
-        """Gradients of the loss with d loss / d f = scale * r: d/d mu into ``g_mu``, d/d sigma^2 into
-        ``g_var``, each (P,). Through h = mean + sd * eps: d mean = dz and d var = dz * eps / (2 sd)."""
+    def _backward_ops(self, scale: Tensor) -> list[Op]:
         last = len(self.mu) - 1
-        s, b = self.samples, self.batch
-        torch.mul(self.r, scale, out=self.dz[last])
+        s, b = self.r.shape[:2]
+        ops: list[Op] = [partial(torch.mul, self.r, scale, out=self.dz[last])]
         for k in range(last, -1, -1):
             dz, t = self.dz[k], self.t[k]
             shape = dz.shape if k > 0 else self.mean[0].shape
-            torch.mul(dz, self.eps[k], out=t)
-            t.div_(self.sd[k].view(shape))  # dz * eps / sd = 2 d var
-            if k == 0:  # the moments were shared by the samples: their gradients sum over them
-                torch.sum(dz, 0, out=self.dz0)
-                torch.sum(t, 0, out=self.t0)
-                dz2, t2 = self.dz0, self.t0
+            ops += [partial(torch.mul, dz, self.eps[k], out=t), partial(Tensor.div_, t, self.sd[k].view(shape))]
+            if k == 0:  # the first layer's moments were shared by the samples: their gradients sum over them
+                ops += [partial(torch.sum, dz, 0, out=self.sums[0]), partial(torch.sum, t, 0, out=self.sums[1])]
+                dz2, t2 = self.sums
             else:
                 dz2, t2 = dz.view(s * b, -1), t.view(s * b, -1)
-            torch.mm(self.flat[k].t(), dz2, out=self.g_mu[k])
-            torch.addmm(self.g_var[k], self.flat2[k].t(), t2, beta=0, alpha=0.5, out=self.g_var[k])
-            if k == 0:
-                break
-            # d a = dz @ mu_W^T + 2 a * (d var @ var_W^T), then back through the activation
-            da = self.dz[k - 1]
-            torch.mm(dz2, self.mu[k][:-1].t(), out=da.view(s * b, -1))
-            torch.mm(t2, self.var[k][:-1].t(), out=self.tmp[k - 1])
-            da.addcmul_(self.units[k - 1], self.tmp[k - 1].view(s, b, -1))
-            self.act_backward(da, self.units[k - 1], da)
+            ops += [partial(torch.mm, self.flat[k].t(), dz2, out=self.g_mu[k]),
+                    partial(torch.addmm, self.g_var[k], self.flat2[k].t(), t2, beta=0, alpha=0.5,
+                            out=self.g_var[k])]
+            if k > 0:  # d a = dz mu_W^T + 2 a (d var var_W^T), then back through the activation
+                da = self.dz[k - 1]
+                ops += [partial(torch.mm, dz2, self.mu[k][:-1].t(), out=da.view(s * b, -1)),
+                        partial(torch.mm, t2, self.var[k][:-1].t(), out=self.tmp[k - 1]),
+                        partial(Tensor.addcmul_, da, self.units[k - 1], self.tmp[k - 1].view(s, b, -1)),
+                        act_backward_op(self.activation, da, self.units[k - 1], da)]
+        return ops
