@@ -1,9 +1,12 @@
 """``python -m bnn uci``: the UCI benchmark from the command line (protocol in :mod:`bnn.evaluation.uci_protocol`).
 
-Reads the data folder the user names (nothing is copied), trains Bayes-by-Backprop on
-each split with a progress bar on stderr, prints a table of RMSE, test log-likelihood
-and 95 % coverage (mean ± standard error over the splits) beside the published VI, PBP
-and MC dropout figures, and optionally writes every per-split figure to JSON.
+Reads the data folder the user names (nothing is copied), trains Bayes-by-Backprop (or
+``--method``) on each split with a progress bar on stderr, prints a table of RMSE, test
+log-likelihood and 95 % coverage (mean ± standard error over the splits) beside the
+published VI, PBP and MC dropout figures, and optionally writes every per-split figure to
+JSON. ``--protocol gap`` runs the gap splits (one per input feature) instead; their table
+gives each score's mean over the feature splits and its worst split, and no published
+columns (the published figures are for the standard splits).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tqdm import tqdm
 
 from bnn.errors import BNNError
 from bnn.evaluation import uci
+from bnn.evaluation.uci import SplitProtocol
 from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, run
 from bnn.train import Progress
 
@@ -35,13 +39,19 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
     """Declare the ``uci`` subcommand on the CLI's subparsers."""
     p = sub.add_parser("uci", help="run the UCI regression benchmark (Hernandez-Lobato & Adams 2015 splits)",
                        description="Train Bayes-by-Backprop on the standard splits of a UCI data set and compare "
-                                   "with the published VI, PBP and MC dropout scores.")
+                                   "with the published VI, PBP and MC dropout scores, or on its gap splits "
+                                   "(Foong et al. 2019) with --protocol gap.")
     p.add_argument("--data-dir", default=str(uci.data_dir(DEFAULT_DATA_DIR)),
                    help=f"folder holding bostonHousing/, concrete/, ... and published_results.csv "
                         f"(default: ${uci.ENV_VAR} if set, else {DEFAULT_DATA_DIR} from the current folder)")
     p.add_argument("--dataset", required=True,
                    help=f"one of {', '.join(uci.FOLDERS)} (or its folder name), a comma-separated list, or 'all'")
-    p.add_argument("--splits", type=int, default=None, help="use the first K splits (default: all)")
+    p.add_argument("--protocol", choices=[str(m) for m in SplitProtocol], default=str(SplitProtocol.STANDARD),
+                   help="standard: the 90/10 splits of the published table (default); gap: one split per input "
+                        "feature, holding out the middle third of the rows along it (reported as the mean over "
+                        "the feature splits and the worst split)")
+    p.add_argument("--splits", type=int, default=None,
+                   help="use the first K splits (default: all; with --protocol gap, the first K features)")
     p.add_argument("--steps", type=int, default=Protocol.steps,
                    help="optimiser steps per split; epochs follow from the training size")
     p.add_argument("--epochs", type=int, default=None, help="fixed epochs per split (overrides --steps)")
@@ -80,11 +90,13 @@ def run_uci(args: argparse.Namespace) -> int:
     names = dataset_names(args.dataset)
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UCIUsageError(f"cannot write {args.out}: the folder {Path(args.out).parent} does not exist")
+    split_protocol = SplitProtocol(args.protocol)
     entries = []
     for name in names:
         dataset = uci.load(args.data_dir, name)
-        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method)
-        entries.append({**result_entry(result, uci.published(args.data_dir, name)), "method": args.method})
+        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol)
+        published = uci.published(args.data_dir, name) if split_protocol is SplitProtocol.STANDARD else {}
+        entries.append({**result_entry(result, published), "method": args.method})
     print(markdown_table(entries))
     if args.out:
         payload = entries[0] if len(entries) == 1 else {
@@ -95,11 +107,13 @@ def run_uci(args: argparse.Namespace) -> int:
 
 
 def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
-                  method: str = "bbb") -> BenchResult:
-    count = dataset.n_splits if splits is None else min(splits, dataset.n_splits)
-    epochs = [protocol.epochs(dataset.split(i)[0].size) for i in range(count)]
+                  method: str = "bbb", split_protocol: SplitProtocol = SplitProtocol.STANDARD) -> BenchResult:
+    available = dataset.count(split_protocol)
+    count = available if splits is None else min(splits, available)
+    epochs = [protocol.epochs(dataset.split(i, split_protocol)[0].size) for i in range(count)]
+    label = dataset.name if split_protocol is SplitProtocol.STANDARD else f"{dataset.name} gap"
     done = 0
-    with tqdm(total=sum(epochs), unit="epoch", desc=f"{dataset.name} (split 1/{count})", file=sys.stderr,
+    with tqdm(total=sum(epochs), unit="epoch", desc=f"{label} (split 1/{count})", file=sys.stderr,
               disable=True if quiet else None) as bar:
 
         def show(progress: Progress) -> None:
@@ -109,24 +123,27 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
             nonlocal done
             done += outcome.epochs
             bar.update(done - bar.n)
-            bar.set_description(f"{dataset.name} (split {min(outcome.split + 2, count)}/{count})")
+            bar.set_description(f"{label} (split {min(outcome.split + 2, count)}/{count})")
             bar.set_postfix(ll=f"{outcome.scores.test_ll:.3f}", rmse=f"{outcome.scores.rmse:.3g}")
             if bar.disable and not quiet:  # no terminal (a log file): one line per split instead
-                print(f"{dataset.name} split {outcome.split + 1}/{count}: rmse {outcome.scores.rmse:.4g}, "
+                print(f"{label} split {outcome.split + 1}/{count}: rmse {outcome.scores.rmse:.4g}, "
                       f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
                       f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-        return run(dataset, protocol, splits, on_split=finished, callback=show, method=method)
+        return run(dataset, protocol, splits, on_split=finished, callback=show, method=method,
+                   split_protocol=split_protocol)
 
 
 def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
-    """The JSON object of one data set: protocol, per-split figures, summary, published scores."""
+    """The JSON object of one data set: protocol, per-split figures, summary, worst split, published scores."""
     return {
         "dataset": result.dataset,
         "commit": _commit(),
+        "split_protocol": str(result.split_protocol),
         "protocol": asdict(result.protocol),
         "splits": [split.to_dict() for split in result.splits],
         "summary": result.summary(),
+        "worst": result.worst(),
         "wall_seconds": result.wall_seconds,
         "cpu_seconds": result.cpu_seconds,
         "published": {m: {k: {"mean": v[0], "se": v[1]} for k, v in s.items()} for m, s in published.items()},
@@ -134,7 +151,10 @@ def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float
 
 
 def markdown_table(entries: list[dict[str, Any]]) -> str:
-    """RMSE, test LL and 95 % coverage (mean ± se) beside the published columns."""
+    """RMSE, test LL and 95 % coverage (mean ± se) beside the published columns; for the gap
+    splits, each score's mean ± se over the feature splits and its worst split instead."""
+    if entries and entries[0].get("split_protocol") == SplitProtocol.GAP:
+        return gap_table(entries)
     head = ["data set", "splits", "RMSE (ours)", *(f"RMSE {m}" for m in TABLE_METHODS),
             "test LL (ours)", *(f"LL {m}" for m in TABLE_METHODS), "95 % coverage", "wall (s)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -146,6 +166,27 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
                *(_pm(pub.get(m, {}).get("test_ll")) for m in TABLE_METHODS),
                _pm(s["coverage95"], percent=True), f"{e['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+GAP_COLUMNS = (("RMSE", "rmse"), ("test LL", "test_ll"), ("95 % coverage", "coverage95"))
+
+
+def gap_table(entries: list[dict[str, Any]]) -> str:
+    """Per data set: RMSE, test LL and 95 % coverage as mean ± se over the feature splits, and the worst
+    split's value with the feature it held out along in brackets."""
+    head = ["data set", "splits"]
+    for title, _ in GAP_COLUMNS:
+        head += [f"{title} (mean)", f"{title} (worst, feature)"]
+    lines = ["| " + " | ".join([*head, "wall (s)"]) + " |", "|" + "---|" * (len(head) + 1)]
+    for e in entries:
+        method = e.get("method", "bbb")
+        row = [e["dataset"] + ("" if method == "bbb" else f" ({method})"), str(len(e["splits"]))]
+        for _, key in GAP_COLUMNS:
+            worst, percent = e["worst"][key], key == "coverage95"
+            value = _pm({"mean": worst["value"], "se": 0.0}, percent).split(" ± ")[0]
+            row += [_pm(e["summary"][key], percent), f"{value} ({worst['split']})"]
+        lines.append("| " + " | ".join([*row, f"{e['wall_seconds']:.0f}"]) + " |")
     return "\n".join(lines)
 
 

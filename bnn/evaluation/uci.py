@@ -7,6 +7,12 @@ reuse them. This module reads that layout from a folder the caller names (one
 ``<folder>/data/`` per set: ``data.txt``, ``index_features.txt``, ``index_target.txt``,
 ``index_{train,test}_<i>.txt``, ``n_splits.txt``, ``n_hidden.txt``) and the published
 scores from ``published_results.csv`` beside them. Nothing is copied into the project.
+
+Each set may also hold ``<folder>/gap/`` with the "gap" splits of Foong et al. (2019,
+"'In-Between' Uncertainty in Bayesian Neural Networks"): split d sorts the rows along
+input feature d and holds out the middle third, so the test rows lie between two clusters
+of training rows along that feature (``index_{train,test}_<d>.txt`` into the same
+``data.txt``, and ``n_splits.txt``, one split per input feature).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import csv
 import io
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +58,15 @@ class UCIDataError(BNNError):
     """The UCI data folder is missing, incomplete, or names an unknown data set."""
 
 
+class SplitProtocol(StrEnum):
+    """Which fixed train/test splits of a data set to use."""
+
+    STANDARD = "standard"
+    """Hernández-Lobato & Adams (2015): random 90/10 splits (20; 5 for protein), in ``data/``."""
+    GAP = "gap"
+    """Foong et al. (2019): split d holds out the middle third along input feature d, in ``gap/``."""
+
+
 @dataclass(frozen=True)
 class UCIDataset:
     """One data set: inputs (N, D), target (N,), and its folder for the split files."""
@@ -62,16 +78,47 @@ class UCIDataset:
     n_hidden: int
     folder: Path
 
-    def split(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """0-based row indices (train, test) of split i."""
-        if not 0 <= i < self.n_splits:
-            raise UCIDataError(f"{self.name} has splits 0..{self.n_splits - 1}, not {i}")
-        train = _read_ints(self.folder / f"index_train_{i}.txt")
-        test = _read_ints(self.folder / f"index_test_{i}.txt")
+    @property
+    def gap_folder(self) -> Path:
+        return self.folder.parent / "gap"
+
+    def count(self, protocol: SplitProtocol | str = SplitProtocol.STANDARD) -> int:
+        """How many splits ``protocol`` has: ``n_splits``, or one gap split per input feature."""
+        if as_split_protocol(protocol) is SplitProtocol.STANDARD:
+            return self.n_splits
+        if not self.gap_folder.is_dir():
+            raise UCIDataError(f"{self.name} has no gap splits: {str(self.gap_folder)!r} does not exist")
+        count = int(_read_ints(self.gap_folder / "n_splits.txt")[0])
+        if count != self.x.shape[1]:
+            raise UCIDataError(f"{self.name}: gap/n_splits.txt says {count}, but there is one gap split per input "
+                               f"feature and the set has {self.x.shape[1]}")
+        return count
+
+    def split(self, i: int, protocol: SplitProtocol | str = SplitProtocol.STANDARD) -> tuple[np.ndarray, np.ndarray]:
+        """0-based row indices (train, test) of split i of ``protocol`` (for the gap splits, i is the feature)."""
+        protocol = as_split_protocol(protocol)
+        count = self.count(protocol)
+        label = self.name if protocol is SplitProtocol.STANDARD else f"{self.name} gap"
+        if not 0 <= i < count:
+            raise UCIDataError(f"{label} has splits 0..{count - 1}, not {i}")
+        folder = self.folder if protocol is SplitProtocol.STANDARD else self.gap_folder
+        train = _read_ints(folder / f"index_train_{i}.txt")
+        test = _read_ints(folder / f"index_test_{i}.txt")
         n = self.y.shape[0]
         if train.size == 0 or test.size == 0 or max(train.max(), test.max()) >= n or min(train.min(), test.min()) < 0:
-            raise UCIDataError(f"{self.name} split {i}: indices are empty or outside 0..{n - 1}")
+            raise UCIDataError(f"{label} split {i}: indices are empty or outside 0..{n - 1}")
+        if np.intersect1d(train, test).size:
+            raise UCIDataError(f"{label} split {i}: rows {np.intersect1d(train, test)[:5].tolist()} are in both "
+                               "the training and the test part")
         return train, test
+
+
+def as_split_protocol(value: SplitProtocol | str) -> SplitProtocol:
+    """'standard' or 'gap' (or the member) -> the member; anything else is a UCIDataError."""
+    try:
+        return SplitProtocol(value)
+    except ValueError:
+        raise UCIDataError(f"unknown split protocol {value!r}; known: {', '.join(SplitProtocol)}") from None
 
 
 def data_dir(fallback: str | os.PathLike[str]) -> Path:

@@ -5,6 +5,11 @@ only (inputs and target standardised with the training rows' statistics, which t
 engine's ``standardize`` does), predict the test rows, and score them in the target's
 original units (``bnn.evaluation.metrics``); report mean ± standard error over the splits.
 
+The same loop runs the gap splits of Foong et al. (2019) (``SplitProtocol.GAP``: split d
+holds out the middle third of the rows along input feature d), where the mean over a
+set's feature splits hides the splits on which a method is over-confident: ``worst``
+names, for each score, the worst split and its value.
+
 The hyperparameters (``protocol_config``) are one setting for all nine data sets,
 chosen on a validation part carved out of the first training split of a few sets
 (docs/uci-benchmark.md); never on a test split. The only per-set quantities are
@@ -25,11 +30,14 @@ from bnn.config import Config
 from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
-from bnn.evaluation.uci import UCIDataset
+from bnn.evaluation.uci import SplitProtocol, UCIDataset, as_split_protocol
 from bnn.methods import fit_method
 from bnn.train import Progress, fit
 
 SUMMARY_KEYS = ("rmse", "test_ll", "coverage95", "crps", "test_ll_gaussian")
+# The direction in which each score is worse. For coverage the failure the gap splits probe is
+# over-confidence, so the worst split is the one whose 95 % intervals cover least.
+LOWER_IS_WORSE = {"rmse": False, "test_ll": True, "coverage95": True, "crps": False, "test_ll_gaussian": True}
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,22 @@ class BenchResult:
     splits: list[SplitResult] = field(default_factory=list)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time: the cost on one core, whatever else the machine runs
+    split_protocol: SplitProtocol = SplitProtocol.STANDARD
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{metric: {mean, se}} over the splits; se = sample std (ddof=1) / sqrt(K), 0 for K=1."""
         values = {key: [_metric(r.scores, key) for r in self.splits] for key in SUMMARY_KEYS}
         return {key: mean_se(v) for key, v in values.items()}
+
+    def worst(self) -> dict[str, dict[str, float]]:
+        """{metric: {value, split}}: the worst split's score (``LOWER_IS_WORSE``) and its index
+        (for the gap splits, the input feature held out along)."""
+        out: dict[str, dict[str, float]] = {}
+        for key in SUMMARY_KEYS:
+            values = [_metric(r.scores, key) for r in self.splits]
+            at = int(np.argmin(values) if LOWER_IS_WORSE[key] else np.argmax(values))
+            out[key] = {"value": values[at], "split": self.splits[at].split}
+        return out
 
 
 def mean_se(values: list[float]) -> dict[str, float]:
@@ -153,13 +172,17 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
 
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
-        callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb") -> BenchResult:
-    """The first ``splits`` splits (all by default) of one data set, fitted by ``method``."""
-    count = dataset.n_splits if splits is None else min(splits, dataset.n_splits)
-    result = BenchResult(dataset.name, protocol)
+        callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
+        split_protocol: SplitProtocol | str = SplitProtocol.STANDARD) -> BenchResult:
+    """The first ``splits`` splits (all by default) of one data set under ``split_protocol``, fitted by
+    ``method``; the network, scores, standardisation and seeds are the same for both split protocols."""
+    split_protocol = as_split_protocol(split_protocol)
+    available = dataset.count(split_protocol)
+    count = available if splits is None else min(splits, available)
+    result = BenchResult(dataset.name, protocol, split_protocol=split_protocol)
     start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(count):
-        train, test = dataset.split(i)
+        train, test = dataset.split(i, split_protocol)
         config = protocol.config(dataset.n_hidden, dataset.y[train], i)
         outcome = run_split(dataset.x[train], dataset.y[train], dataset.x[test], dataset.y[test], config,
                             protocol.predict_samples, split=i, callback=callback, method=method)
