@@ -137,7 +137,8 @@ def standardise_inputs(x_train: np.ndarray, x_other: np.ndarray) -> tuple[np.nda
     return (x_train - mean) / std, (x_other - mean) / std
 
 
-UCI_METHODS = ("bbb", "dropout", "ensemble", "laplace")  # the HMC sampler is for small problems only
+# the HMC sampler is for small problems only; gp refuses sets of more than 2,000 training rows
+UCI_METHODS = ("bbb", "dropout", "ensemble", "laplace", "gp")
 DROPOUT_RATE = 0.05  # Gal & Ghahramani (2016)'s UCI rate
 # Lakshminarayanan et al. (2017), section 3.3: 5 members, 40 epochs, batches of 100, Adam at 0.1.
 # MAP networks have no KL to hold them back: under the 10,000-step protocol the shared learned
@@ -154,7 +155,7 @@ def method_settings(method: str, config: Config) -> dict[str, object]:
         raise ConfigError(f"the UCI benchmark runs {', '.join(UCI_METHODS)}, not {method!r}")
     common = {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size}
     settings = {"bbb": {}, "dropout": {**common, "rate": DROPOUT_RATE}, "ensemble": dict(ENSEMBLE),
-                "laplace": common}
+                "laplace": common, "gp": {}}
     return settings[method]
 
 

@@ -10,7 +10,8 @@ prior_sigma^2) prior, Gaussian noise) to points and returns a
     table = fitted.predict(x_new, samples=100, level=0.95, seed=0)
 
 The methods: ``bbb`` Bayes-by-Backprop (the engine), ``dropout`` MC dropout, ``ensemble``
-a deep ensemble, ``laplace`` a GGN Laplace approximation, ``hmc`` the reference sampler,
+a deep ensemble, ``laplace`` a GGN Laplace approximation with its prior tuned by the evidence, ``hmc``
+the reference sampler, ``gp`` exact GP regression (a different model: a smooth prior on functions),
 ``fullcov`` full-covariance Gaussian VI.
 """
 
@@ -24,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from bnn.config import Config
 from bnn.errors import ConfigError
-from bnn.methods import bbb, dropout, ensemble, fullcov, hmc, laplace
+from bnn.methods import bbb, dropout, ensemble, fullcov, gp, hmc, laplace
 from bnn.methods.base import FittedMethod, MethodCallback, MethodProgress
 from bnn.methods.config_checks import from_dict
 
@@ -48,6 +49,7 @@ METHODS: dict[str, Method] = {
         Method("ensemble", "Deep ensemble", "Lakshminarayanan et al. 2017", ensemble.EnsembleConfig, ensemble.fit),
         Method("laplace", "Laplace (GGN)", "Immer et al. 2021", laplace.LaplaceConfig, laplace.fit),
         Method("hmc", "HMC (reference)", "Neal 2011; Hoffman & Gelman 2014", hmc.HMCConfig, hmc.fit),
+        Method("gp", "GP (RBF), a smooth prior on functions", "Rasmussen & Williams 2006", gp.GPConfig, gp.fit),
         Method("fullcov", "Full-covariance VI", "Titsias & Lazaro-Gredilla 2014", fullcov.FullCovConfig, fullcov.fit),
     )
 }
