@@ -79,7 +79,6 @@ class FastStep:
         self.mu, self.rho, self.noise_rho = self.theta[:p], self.theta[p:2 * p], self.theta[2 * p]
         self.g_mu, self.g_rho, self.g_noise = self.grad[:p], self.grad[p:2 * p], self.grad[2 * p]
         self._bind()
-        self._net: WeightPass | LocalPass | None = None
         self.sigma, self.dsigma = torch.empty(p, dtype=dtype), torch.empty(p, dtype=dtype)
         self.ones, self.zero = torch.ones(p, dtype=dtype), torch.zeros((), dtype=dtype)
         if self.local:
@@ -92,7 +91,7 @@ class FastStep:
         self.scale = torch.zeros((), dtype=dtype)  # d loss / d f = scale * (f - y), where a tensor is needed
         self.rr = torch.zeros((), dtype=dtype)  # sum (f - y)^2 before any scaling, for a learned noise
         self.tapes: dict[int, tuple[WeightPass | LocalPass, list[Op]]] = {}  # per batch size
-        self._loaded: tuple[Tensor, int, Tensor, int] | None = None
+        self._loaded: tuple[object, ...] | None = None  # (pass, x, x's version, y, y's version) last loaded
         n_opt = 2 * p + 1 if self.learn_noise else 2 * p
         self.adam = Adam([self.theta[:n_opt]], lr=lr)
         self._adam_grads = [self.grad[:n_opt]]
@@ -131,10 +130,13 @@ class FastStep:
         self._check_bound()
         batch = x.shape[0]
         net, tape = self.tapes.get(batch) or self._tape(batch)
-        if self._loaded is None or self._loaded[0] is not x or self._loaded[2] is not y or (
-                self._loaded[1] != x._version or self._loaded[3] != y._version or net is not self._net):
-            net.load(x, y)  # a full batch is the same tensors every step: copied once
-            self._loaded, self._net = (x, x._version, y, y._version), net
+        # A full batch is the same two tensors every step: copied into the pass's buffers once
+        # (again if they were written to in place, or another batch size came in between).
+        last = self._loaded
+        if (last is None or last[0] is not net or last[1] is not x or last[3] is not y or last[2] != x._version
+                or last[4] != y._version):
+            net.load(x, y)
+            self._loaded = (net, x, x._version, y, y._version)
         scale, noise = self.n_total / batch, self._noise()
         if self.learn_noise or self.local:
             self.scale.fill_(scale / (noise * noise * self.samples))

@@ -158,3 +158,16 @@ def test_a_first_fit_in_a_fresh_process_does_not_import_dynamo() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert "torch._dynamo" not in out.stdout, out.stdout
+
+
+def test_a_batch_written_in_place_between_steps_is_read_again(article_points) -> None:  # noqa: ANN001
+    # The fast step copies a full batch into its buffers once; a caller who edits the points in
+    # place (a dashboard moving a point) must still be trained on the new ones.
+    x, y = article_points
+    runs = [prepare(x, y, bnn.Config(), engine=engine) for engine in ("fast", "autograd")]
+    for run in runs:
+        run.step(run.x, run.y)
+        run.y.add_(1.0)
+        run.x.mul_(0.5)
+    totals = [float(run.step(run.x, run.y).total.detach()) for run in runs]
+    assert totals[0] == pytest.approx(totals[1], rel=1e-5)
