@@ -28,7 +28,8 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--method", choices=list(METHODS), default="bbb",
                    help="bbb: Bayes-by-Backprop (default); dropout: MC dropout; ensemble: deep ensemble; "
                         "laplace: GGN Laplace around the MAP, prior tuned by the evidence; hmc: the reference HMC "
-                        "sampler; gp: exact GP regression with an RBF kernel (a different model)")
+                        "sampler; gp: exact GP regression with an RBF kernel (a different model); fullcov: "
+                        "full-covariance Gaussian VI ('{\"rank\": k}' for low rank plus diagonal)")
     g.add_argument("--method-options", metavar="JSON", default=None,
                    help="the method's own settings as a JSON object, e.g. '{\"members\": 5}' for ensemble")
 

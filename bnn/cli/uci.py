@@ -60,7 +60,8 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=UCI_METHODS, default="bbb",
                    help="inference method (bnn.methods): bbb (default), dropout (MC dropout, rate 0.05), "
                         "ensemble (5 members, the paper's 40 epochs), laplace (prior and noise tuned by the "
-                        "evidence), all with the same network, or gp (exact GP regression; up to 2,000 training rows)")
+                        "evidence), fullcov (full-covariance VI: slow, about a minute a split on yacht), all with the "
+                        "same network, or gp (exact GP regression; up to 2,000 training rows)")
     p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_uci)
