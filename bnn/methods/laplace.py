@@ -16,7 +16,7 @@ learns it (``learn_noise=True``), to maximise the marginal likelihood of the lin
 the config's prior, and the tuned values set H and the noise of the predictive. A fixed noise
 (``learn_noise=False``, the article's) is kept: it is the user's statement about the data, every
 other method uses it, and on the article's six noise-free points the evidence would otherwise
-explain them as noise of std 3.6 around a flat function. ``tune="none"`` is the untuned
+explain them as noise of std 3.5 around a nearly flat function. ``tune="none"`` is the untuned
 approximation.
 
 Computed here with ``torch.func.jacrev`` rather than through laplace-torch: with torch
