@@ -141,7 +141,8 @@ def standardise_inputs(x_train: np.ndarray, x_other: np.ndarray) -> tuple[np.nda
 UCI_METHODS = ("bbb", "dropout", "ensemble", "laplace", "gp", "fullcov")
 # Full-covariance VI under the protocol's optimiser with 8 draws a step: its step costs O(S P^2)
 # and P^2-sized Adam updates, about 6.5 ms at yacht's 401 weights (66 s of CPU per split against
-# bbb's 2 s) and more on the wider sets (protein: 1,101 weights); a rank would be cheaper (not here)
+# bbb's 2 s) and 72 ms at 997 weights, so the wider sets (boston 751, protein 1,101 weights) take
+# several minutes to a quarter of an hour per split; a rank would be cheaper (not offered here)
 FULLCOV_SAMPLES = 8
 DROPOUT_RATE = 0.05  # Gal & Ghahramani (2016)'s UCI rate
 # Lakshminarayanan et al. (2017), section 3.3: 5 members, 40 epochs, batches of 100, Adam at 0.1.

@@ -144,7 +144,7 @@ def test_low_rank_runs_and_its_covariance_is_diagonal_plus_low_rank(article_poin
 def test_full_covariance_is_refused_for_large_networks(article_points):
     x, y = article_points
     big = bnn.Config(hidden=(100, 100))  # 10,401 weights
-    with pytest.raises(bnn.ConfigError, match=r"over 10,401 weights .* up to 3,000 weights: set a rank"):
+    with pytest.raises(bnn.ConfigError, match=r"over 10,401 weights .* up to 1,200 weights: set a rank"):
         fit_method("fullcov", x, y, big, {"epochs": 1})
     with pytest.raises(bnn.ConfigError, match="rank must be at most the number of weights"):
         fit_method("fullcov", x, y, bnn.Config(hidden=()), {"rank": 3})
