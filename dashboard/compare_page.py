@@ -55,6 +55,10 @@ def source_state(source: str) -> AppState:
     return session.link_state()  # what the main page's link says, trained there or not
 
 
+# Selected when the page opens: full-covariance VI (seconds of CPU on the article's net) is one click away.
+DEFAULT_METHODS = ("bbb", "dropout", "ensemble", "laplace", "gp", "hmc")
+
+
 def settings_widgets(name: str) -> dict:
     """The few settings of each method a person may want to change (the rest are the defaults)."""
     if name == "bbb":
@@ -71,10 +75,22 @@ def settings_widgets(name: str) -> dict:
     if name == "laplace":
         return {"subset": st.radio("weights", ["all", "last_layer"], key="cmp_lap_subset", horizontal=True),
                 "epochs": st.number_input("epochs of the MAP fit", 10, 20_000, 2000, key="cmp_lap_epochs")}
-    return {"chains": st.number_input("chains", 2, 256, 64, key="cmp_hmc_chains"),
-            "warmup": st.number_input("warm-up iterations", 0, 2000, 300, key="cmp_hmc_warmup"),
-            "draws": st.number_input("kept iterations", 1, 2000, 200, key="cmp_hmc_draws"),
-            "steps": st.number_input("most leapfrog steps", 1, 200, 30, key="cmp_hmc_steps")}
+    if name == "fullcov":
+        rank = st.number_input("covariance rank (0: full)", 0, 64, 0, key="cmp_fullcov_rank",
+                               help="Full covariance over every weight, or low rank plus diagonal.")
+        return {"rank": int(rank) or None,
+                "epochs": st.number_input("epochs", 10, 20_000, 3000, key="cmp_fullcov_epochs")}
+    if name == "gp":
+        st.caption("Another model: exact GP regression with an RBF kernel, its hyperparameters by marginal "
+                   "likelihood. What a smooth prior on functions says.")
+        return {}
+    if name == "hmc":
+        return {"chains": st.number_input("chains", 2, 256, 64, key="cmp_hmc_chains"),
+                "warmup": st.number_input("warm-up iterations", 0, 2000, 300, key="cmp_hmc_warmup"),
+                "draws": st.number_input("kept iterations", 1, 2000, 200, key="cmp_hmc_draws"),
+                "steps": st.number_input("most leapfrog steps", 1, 200, 30, key="cmp_hmc_steps")}
+    st.caption("Fitted with its default settings.")  # a method registered after this page was written
+    return {}
 
 
 def run_method(name: str, settings: dict, state: AppState, slot: st.delta_generator.DeltaGenerator) -> None:
@@ -206,8 +222,8 @@ def render() -> None:
         fn = true_function(choice, state.expression)
     except BNNError:
         fn = None
-    chosen = st.multiselect("Methods", list(METHODS), default=list(METHODS), format_func=lambda n: METHODS[n].label,
-                            key="cmp_methods")
+    chosen = st.multiselect("Methods", list(METHODS), default=[n for n in METHODS if n in DEFAULT_METHODS],
+                            format_func=lambda n: METHODS[n].label, key="cmp_methods")
     settings: dict[str, dict] = {}
     for column, name in zip(st.columns(max(len(chosen), 1)), chosen):
         with column.expander(METHODS[name].label):

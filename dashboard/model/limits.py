@@ -153,4 +153,10 @@ def method_work(name: str, settings: dict[str, Any], config: Config, n_points: i
         return base * settings["chains"] * (settings["warmup"] + settings["draws"]) * settings["steps"]
     if name == "bbb":
         return base * config.epochs * config.train_samples
+    if name == "gp":  # a Cholesky of the N x N kernel per L-BFGS step (its default settings if not given)
+        return settings.get("restarts", 3) * settings.get("iterations", 100) * n_points**3 / 3
+    if name == "fullcov":  # per draw: L eps (P^2, or P k with a rank) and the network on the points
+        p = weight_count(config, input_dim)
+        per_draw = (p * settings["rank"] if settings.get("rank") else p * p) + base
+        return settings["epochs"] * settings.get("train_samples", 64) * per_draw
     return base * settings["epochs"] * settings.get("members", 1)

@@ -140,3 +140,24 @@ def test_the_main_pages_source_is_the_links_state() -> None:
     assert not at.exception and at.radio(key="cmp_source").value == "main"
     shown = [rendered(c.value) for c in at.caption]
     assert any("1-32-1 sigmoid net" in c and "seed 4, 6 points" in c for c in shown), shown
+
+
+def test_every_registered_method_has_its_settings_and_the_default_selection_opens() -> None:
+    # a method registered without its own widgets once fell through to HMC's (a duplicate key)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    assert set(at.multiselect(key="cmp_methods").value) == {"bbb", "dropout", "ensemble", "laplace", "gp", "hmc"}
+    at.multiselect(key="cmp_methods").set_value(methods.names()).run()
+    assert not at.exception and not at.error
+
+
+def test_gp_and_full_covariance_vi_run_on_the_page():
+    at = page(["gp", "fullcov"])
+    at.session_state["cmp_fullcov_epochs"] = 200
+    at.session_state["cmp_fullcov_rank"] = 4
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception and not at.error
+    scores = at.dataframe[0].value
+    assert set(scores.index) == {methods.get("gp").label, methods.get("fullcov").label}
+    assert np.isfinite(scores["wall time (s)"].to_numpy(dtype=float)).all()

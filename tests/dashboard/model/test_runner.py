@@ -15,3 +15,17 @@ def test_a_spare_slot_is_taken_only_when_free() -> None:
             assert not second  # taken: no waiting
     with runner.spare_slot(slots) as again:
         assert again  # released after use
+
+
+def test_the_work_of_gp_and_full_covariance_vi_grows_as_their_costs_do() -> None:
+    from bnn.config import Config
+    from dashboard.model.limits import method_work, weight_count
+
+    config = Config()
+    # the GP factorises an N x N matrix per optimiser step: twice the points, eight times the work
+    assert method_work("gp", {}, config, 200) == 8 * method_work("gp", {}, config, 100)
+    # full covariance: P^2 per draw for L eps; a rank-4 factor costs P * 4 instead
+    p = weight_count(config)
+    full = method_work("fullcov", {"epochs": 10, "rank": None}, config, 6)
+    low = method_work("fullcov", {"epochs": 10, "rank": 4}, config, 6)
+    assert full - low == 10 * 64 * p * (p - 4)
