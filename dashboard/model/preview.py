@@ -43,7 +43,7 @@ def warm_start(previous: bnn.Fitted, points: Points, config: bnn.Config, steps: 
     done = 0
     while done < steps and time.perf_counter() - start < seconds:
         for xb, yb in run.batches():
-            run.step(xb, yb)
+            run.update(xb, yb)  # no loss terms: a preview shows the band, not the loss
             done += 1
             if done >= steps:
                 break
