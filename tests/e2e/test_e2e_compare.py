@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 CHART = ".st-key-cmp_chart .js-plotly-plot"
+GP = "GP (RBF), a smooth prior on functions"  # selected by default (full-covariance VI is not: seconds of CPU)
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_gap_preset_every_method_bands_and_scores(compare_page: Page, screenshot
     stdriver.rerun_after(page, lambda: page.get_by_text("Gap preset").click())
     stdriver.rerun_after(page, lambda: stdriver.click(page, "cmp_run"), timeout_ms=300_000)
     bands = _bands(page)
-    assert set(bands) == {"Bayes-by-Backprop", "MC dropout", "Deep ensemble", "Laplace (GGN)", "HMC (reference)"}
+    assert set(bands) == {"Bayes-by-Backprop", "MC dropout", "Deep ensemble", "Laplace (GGN)", GP, "HMC (reference)"}
     x, lower, upper = bands["HMC (reference)"]
     gap = np.abs(x) < 1  # the gap preset's clusters are [-4, -2] and [2, 4]
     _, bbb_lower, bbb_upper = bands["Bayes-by-Backprop"]
@@ -45,14 +46,14 @@ def test_gap_preset_every_method_bands_and_scores(compare_page: Page, screenshot
     page.locator(CHART).scroll_into_view_if_needed()
     screenshot(page, "compare")
     stdriver.rerun_after(page, lambda: page.get_by_text("small multiples").click())
-    assert len(_bands(page)) == 5
+    assert len(_bands(page)) == 6
     assert not stdriver.exception_texts(page)
 
 
 def test_the_sampler_can_be_stopped(compare_page: Page) -> None:
     page = compare_page
     multiselect = page.locator(".st-key-cmp_methods")
-    for label in ("Bayes-by-Backprop", "MC dropout", "Deep ensemble", "Laplace (GGN)"):
+    for label in ("Bayes-by-Backprop", "MC dropout", "Deep ensemble", "Laplace (GGN)", GP):
         stdriver.rerun_after(page, lambda label=label: multiselect.get_by_role(
             "button", name=f"Remove {label}").click())
     page.get_by_test_id("stExpander").filter(has_text="HMC (reference)").locator("summary").click()
