@@ -8,13 +8,24 @@ from benchmarks import step_bench
 from benchmarks.step_scaling import compare
 
 
-def test_a_tiny_run_prints_the_table_the_first_fits_and_the_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    code = step_bench.main(["--samples", "1", "--rounds", "1", "--round-seconds", "0.01", "--fresh", "1",
-                            "--fresh-epochs", "20", "--no-peers", "--core", "-1"])
+def test_a_tiny_run_prints_the_table_and_the_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    # no fresh-process first fits here (each is a process importing torch: the slow test below runs one;
+    # tests/bnn/test_fast_fit.py checks in a fresh process that a fit never imports torch._dynamo)
+    code = step_bench.main(["--samples", "1", "--rounds", "1", "--round-seconds", "0.01", "--fresh", "0",
+                            "--no-peers", "--core", "-1"])
     out = capsys.readouterr().out
     assert code == 0
     assert "fast" in out and "autograd" in out and "article" in out
     assert "NumPyro/JAX peers skipped (--no-peers)" in out
+    assert "article / fast at S=1" in out  # the target lines read the measured ratios
+
+
+@pytest.mark.slow
+def test_a_tiny_run_with_first_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    code = step_bench.main(["--samples", "1", "--rounds", "1", "--round-seconds", "0.01", "--fresh", "1",
+                            "--fresh-epochs", "20", "--no-peers", "--core", "-1"])
+    out = capsys.readouterr().out
+    assert code == 0
     assert "PASS  first fit, after import bnn" in out or "FAIL  first fit, after import bnn" in out
     fast_row = next(line for line in out.splitlines() if line.strip().startswith("fast ") and "no" in line)
     assert fast_row.split()[-1] == "no"  # the fast engine's first fit never imported torch._dynamo
