@@ -29,8 +29,9 @@ needs_real_gap = pytest.mark.skipif(not (REAL_DIR / "yacht" / "gap" / "n_splits.
 # Real gap splits in which the test third is not strictly between training rows, because the
 # held-out feature values reach the feature's minimum or maximum (many rows share it) or the
 # feature is constant: boston ZN (mostly 0) and CHAS (0/1); concrete slag, fly ash and
-# superplasticiser (mostly 0); energy's orientation-like columns 3 and 4 (4 and 2 values); naval's two
-# constant columns. Every other split (74 of 81) has training rows strictly below and above.
+# superplasticiser (mostly 0); energy roof area (4 values, the test third at the top) and overall
+# height (2 values, both in the test third); naval's two constant columns. Every other split
+# (74 of 81) has training rows strictly below and above.
 NO_STRICT_GAP = {"boston": {1, 3}, "concrete": {1, 2, 4}, "energy": {3, 4}, "naval": {8, 11}}
 
 
