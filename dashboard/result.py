@@ -45,16 +45,6 @@ def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[band.Ban
     return _band_data(fitted, key, view, samples), samples
 
 
-def band_figure(data: band.BandData, view: View, points: Points, truth: Drawn | None, title: str = "",
-                pinned: band.BandData | None = None) -> go.Figure:
-    """The band plot as the page shows it, with the true function as :func:`drawn_truth` draws it (and
-    the pinned run's band under it, if any)."""
-    fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
-                           title=title, pinned=pinned)
-    fig.update_layout(height=460)
-    return fig
-
-
 def editor_figure(data: band.BandData, view: View, points: Points, truth: Drawn | None, title: str = "",
                   pinned: band.BandData | None = None) -> go.Figure:
     """The band as the point editor shows it: the points frame the y axis, the editor draws them."""
