@@ -422,3 +422,15 @@ def wait_for_ack(page: Page, timeout_ms: float = 120_000) -> None:
 def editor_command(page: Page, name: str) -> None:
     """Press the editor's own Undo or Redo button; waits for the rerun."""
     rerun_after(page, lambda: page.locator(f'{EDITOR} [data-command="{name}"]').click())
+
+
+# A run long enough to act on while it trains: with the fast step the article's net takes about 1 s
+# for 20,000 epochs; two layers of 128 take about 18 s alone on this machine (within the caps).
+HEAVY_HIDDEN = (128, 128)
+
+
+def make_heavy(page: Page) -> None:
+    """Two hidden layers of 128 units (each change waits for its rerun; in live mode each trains)."""
+    rerun_after(page, lambda: page.get_by_role("slider", name="Hidden layers").first.press("ArrowRight"))
+    for k, units in enumerate(HEAVY_HIDDEN, start=1):
+        set_number(page, f"units_{k}", units)

@@ -14,11 +14,11 @@ from playwright.sync_api import Page, expect
 
 import bnn
 from dashboard.model import runner
-from dashboard.model.link import AppState
+from dashboard.model.link import AppState, encode
 
 pytestmark = pytest.mark.browser
 
-EPOCHS = 20_000  # the cap: the article's net takes about 17 s alone, long enough to press Stop
+EPOCHS = 20_000  # the cap; with stdriver.make_heavy's network about 18 s alone, long enough to press Stop
 
 
 def _loss_epochs(page: Page) -> np.ndarray:
@@ -31,6 +31,7 @@ def _loss_epochs(page: Page) -> np.ndarray:
 def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screenshot) -> None:
     finished = stdriver.read_band(app)
     stdriver.rerun_after(app, lambda: app.locator(".st-key-live_mode label").first.click())  # Live off: Train trains
+    stdriver.make_heavy(app)
     stdriver.set_number(app, "epochs", EPOCHS)
     stdriver.click(app, "train")
     expect(app.get_by_text(re.compile(r"Training… epoch [\d,]+ of 20,000"))).to_be_visible()
@@ -46,10 +47,10 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
     assert 0 < epoch < EPOCHS
     assert stdriver.band_title(app) == f"stopped at epoch {epoch:,} (not cached, not in the link)"
     assert _loss_epochs(app)[-1] == epoch  # the loss curve ends where the run stopped
-    assert parse_qs(urlsplit(app.url).query) == {"epochs": [str(EPOCHS)]}  # the link: the settings only
+    state = AppState(config=bnn.Config(hidden=stdriver.HEAVY_HIDDEN, epochs=EPOCHS))
+    assert parse_qs(urlsplit(app.url).query) == {k: [v] for k, v in encode(state).params.items()}  # settings only
     # The oracle: the engine's run of these settings stopped after the same epoch draws the same band
     # (same seed and float32 points; 1e-5 covers float32 summation order, as in test_e2e_band).
-    state = AppState(config=bnn.Config(epochs=EPOCHS))
     partial = bnn.fit(state.points.x, state.points.y, state.config, callback=lambda p: p.epoch >= epoch,
                       callback_every=runner.callback_every(state))
     band = stdriver.read_band(app)
