@@ -77,15 +77,10 @@ def press_train_until_new_band(page: Page, timeout: float = 120.0) -> float:
     raise TimeoutError("no new band within the timeout")
 
 
-def live_off(page: Page) -> None:
-    """Turn live mode off: a changed control waits for Train."""
-    stdriver.rerun_after(page, lambda: page.locator(".st-key-live_mode label").first.click())
-
-
 def train_latency(page: Page, pid: int, seeds: list[int]) -> tuple[list[float], list[float]]:
     """(b): one cache-missing Train per seed on an already open page: wall seconds, and the
     server's CPU seconds for it (the part a busy machine does not inflate)."""
-    live_off(page)
+    stdriver.live_off(page)
     times, cpu = [], []
     for seed in seeds:
         stdriver.set_number(page, "seed", seed)
@@ -101,7 +96,7 @@ def three_sessions(browser: Browser, url: str, pid: int, seeds: list[int]) -> di
     for seed in seeds:
         page = stdriver.new_context(browser).new_page()
         stdriver.open_app(page, url, timeout_ms=120_000)
-        live_off(page)
+        stdriver.live_off(page)
         stdriver.set_number(page, "seed", seed)
         pages.append(page)
     before = procmem.tree_rss(pid)

@@ -15,7 +15,7 @@ import streamlit as st
 
 from bnn.errors import BNNError
 from dashboard import editor, icons, session
-from dashboard.model.editor_report import parse_points_report
+from dashboard.model.editor_report import parse_points_report, report_seq
 from dashboard.model.points import Points
 from dashboard.model.text import escape_markdown
 
@@ -32,8 +32,9 @@ def on_points() -> None:
     ss = st.session_state
     raw = editor.read_points(KEY)
     ss.pop(ERROR, None)
-    if isinstance(raw, dict) and isinstance(raw.get("seq"), int) and not isinstance(raw.get("seq"), bool):
-        ss[ACK] = max(int(raw["seq"]), int(ss.get(ACK, 0)))  # acknowledged even when refused: the chart adopts ours
+    seq = report_seq(raw)
+    if seq is not None:
+        ss[ACK] = max(seq, int(ss.get(ACK, 0)))  # acknowledged even when refused: the chart adopts ours
     try:
         report = parse_points_report(raw)
     except BNNError as exc:

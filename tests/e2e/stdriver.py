@@ -411,6 +411,11 @@ def drag_on_chart(page: Page, start: tuple[float, float], end: tuple[float, floa
         gesture()
 
 
+def live_off(page: Page) -> None:
+    """Turn the main page's live mode off (a changed control then waits for Train); waits for the rerun."""
+    rerun_after(page, lambda: page.locator(".st-key-live_mode label").first.click())
+
+
 def wait_for_ack(page: Page, timeout_ms: float = 120_000) -> None:
     """Wait until the server has taken in the editor's last report (its rerun has drawn the editor)."""
     page.wait_for_function(

@@ -28,7 +28,7 @@ def test_a_page_shows_no_emoji_and_its_icons_are_material(page: Page, app_url: s
     stdriver.open_app(page, f"{app_url}/{path}", timeout_ms=120_000)
     if path == "":
         stdriver.read_band(page)  # the main page's fit, with the Pin button under it
-        stdriver.rerun_after(page, lambda: page.locator(".st-key-live_mode label").first.click())  # Live off
+        stdriver.live_off(page)
         stdriver.set_number(page, "epochs", 300)  # the band goes stale: an info with an icon says so
         expect(page.get_by_text("changed since this fit")).to_be_visible()
     assert not emoji_in(shown_text(page))

@@ -30,7 +30,7 @@ def _loss_epochs(page: Page) -> np.ndarray:
 
 def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screenshot) -> None:
     finished = stdriver.read_band(app)
-    stdriver.rerun_after(app, lambda: app.locator(".st-key-live_mode label").first.click())  # Live off: Train trains
+    stdriver.live_off(app)  # Train trains
     stdriver.make_heavy(app)
     stdriver.set_number(app, "epochs", EPOCHS)
     stdriver.click(app, "train")
