@@ -326,6 +326,18 @@ def band_title(page: Page) -> str:
     return page.locator(BAND_CHART).first.evaluate("gd => gd.layout?.title?.text ?? ''") or ""
 
 
+def wait_for_band_title(page: Page, test: Any, timeout_ms: float = 30_000) -> str:
+    """Poll until `test(title)` holds for the band chart's title and return it. The editor redraws
+    after the rerun that sent its new figure has ended, so a read right after `rerun_after` can
+    still see the last figure."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not test(title := band_title(page)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"band title still {title!r} after {timeout_ms / 1000:.0f} s")
+        time.sleep(0.1)
+    return title
+
+
 def _pinned(trace: dict[str, Any]) -> bool:
     return (trace["name"] or "").startswith("pinned")
 

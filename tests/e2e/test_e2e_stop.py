@@ -45,7 +45,8 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
     assert found, info.inner_text()
     epoch = int(found.group(1).replace(",", ""))
     assert 0 < epoch < EPOCHS
-    assert stdriver.band_title(app) == f"stopped at epoch {epoch:,} (not cached, not in the link)"
+    title = stdriver.wait_for_band_title(app, lambda t: t.startswith("stopped at epoch"))
+    assert title == f"stopped at epoch {epoch:,} (not cached, not in the link)"
     assert _loss_epochs(app)[-1] == epoch  # the loss curve ends where the run stopped
     state = AppState(config=bnn.Config(hidden=stdriver.HEAVY_HIDDEN, epochs=EPOCHS))
     assert parse_qs(urlsplit(app.url).query) == {k: [v] for k, v in encode(state).params.items()}  # settings only
@@ -62,7 +63,7 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
 
     stdriver.rerun_after(app, lambda: stdriver.click(app, "back_to_finished"))
     expect(app.get_by_text("The band is the last finished fit")).to_be_visible()
+    stdriver.wait_for_band_title(app, lambda title: "stopped at epoch" not in title)
     np.testing.assert_array_equal(stdriver.read_band(app).mean, finished.mean)
-    assert "stopped at epoch" not in stdriver.band_title(app)
     expect(app.locator(".st-key-back_to_finished")).to_have_count(0)
     assert not stdriver.exception_texts(app)
