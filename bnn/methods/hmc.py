@@ -32,6 +32,7 @@ from bnn.methods import sampler
 from bnn.methods.base import FittedMethod, MethodCallback, Prepared, Stopwatch, prepare
 from bnn.methods.config_checks import check_float, check_int
 from bnn.methods.diagnostics import effective_sample_size, split_rhat
+from bnn.netgrad import WeightPass
 from bnn.network import Layout
 
 MAX_CHAINS = 4096
@@ -66,11 +67,31 @@ class HMCConfig:
             raise ConfigError(f"adapt_mass must be true or false, got {self.adapt_mass!r}")
 
 
-def log_posterior(layout: Layout, data: Prepared, prior_sigma: float) -> sampler.LogProbGrad:
-    """w (C, P) -> (log p(w | D) up to a constant (C,), its gradient (C, P))."""
+def log_posterior(layout: Layout, data: Prepared, prior_sigma: float, chains: int | None = None) -> sampler.LogProbGrad:
+    """w (C, P) -> (log p(w | D) up to a constant (C,), its gradient (C, P)).
+
+    With ``chains`` given, the gradient is :class:`bnn.netgrad.WeightPass`'s hand-written
+    backward pass on buffers made once (the leapfrog calls this thousands of times: ~4x less
+    time than autograd on the article's net at 64 chains); any other batch of states, and
+    ``chains=None``, go through autograd, the oracle it is tested against.
+    """
     noise_var, prior_var = data.noise_sigma**2, prior_sigma**2
+    fast = None
+    if chains is not None:
+        w_buf = torch.empty((chains, layout.size), dtype=data.x.dtype)
+        g_buf = torch.empty_like(w_buf)
+        fast = WeightPass(layout, chains, data.n, w_buf, g_buf)
+        fast.load(data.x, data.y)
 
     def log_prob_grad(w: Tensor) -> tuple[Tensor, Tensor]:
+        if fast is not None and w.shape == w_buf.shape:
+            w_buf.copy_(w)
+            fast.forward()
+            r = fast.residual()  # f - y (C, N, 1)
+            fast.backward(-1.0 / noise_var)  # d/dw of -sum r^2 / (2 noise^2)
+            grad = g_buf.clone().sub_(w, alpha=1.0 / prior_var)
+            log_p = r.square().sum(dim=(1, 2)).div_(-2 * noise_var) - (w * w).sum(dim=1) / (2 * prior_var)
+            return log_p, grad
         with torch.enable_grad():
             w = w.detach().requires_grad_(True)
             f = layout.forward(data.x, w)  # (C, N)
@@ -151,7 +172,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: HMCConfig | N
     generator = torch.Generator().manual_seed(config.seed)
     w0 = torch.randn((settings.chains, layout.size), generator=generator, dtype=torch.float64)
     w0 = w0 * settings.init_scale * config.prior_sigma
-    run = sampler.sample(log_posterior(layout, data, config.prior_sigma), w0,
+    run = sampler.sample(log_posterior(layout, data, config.prior_sigma, settings.chains), w0,
                          sampler.SamplerSettings(settings.warmup, settings.draws, settings.steps,
                                                  settings.target_accept, settings.adapt_mass),
                          generator, callback, n_data=data.n)
