@@ -18,10 +18,13 @@ with no Python deciding anything between the kernels (that deciding cost ~15 us 
 
 :class:`WeightPass` draws nothing: it takes S weight vectors (S, P) and returns their
 gradients (S, P), the piece Bayes-by-Backprop's reparameterised gradient needs (and the
-gradient an HMC or MAP sampler of the same network needs). :class:`LocalPass` is the local
-reparameterisation (Kingma et al. 2015): each unit's pre-activation is drawn per example
-from N(a mu_W + mu_b, a^2 sigma_W^2 + sigma_b^2), and its backward pass gives the gradients
-of mu and of sigma directly. Both are checked against autograd in tests/bnn/test_fast_grad.py.
+gradient HMC's leapfrog and the MAP trainer of :mod:`bnn.methods.optimise` use). The S vectors
+share one batch (B, D), or, with ``per_sample=True``, each has its own (S, B, D): an ensemble's
+members on their own minibatches; the first layer is then a bmm and so is its weight gradient.
+:class:`LocalPass` is the local reparameterisation (Kingma et al. 2015): each unit's
+pre-activation is drawn per example from N(a mu_W + mu_b, a^2 sigma_W^2 + sigma_b^2), and its
+backward pass gives the gradients of mu and of sigma directly. Both are checked against
+autograd in tests/bnn/test_fast_grad.py.
 """
 
 from __future__ import annotations
@@ -85,13 +88,18 @@ class WeightPass:
     when d loss / d f = scale * r) into ``gw``, the scale riding on the output layer's two products.
     """
 
-    def __init__(self, layout: Layout, samples: int, batch: int, w: Tensor, gw: Tensor) -> None:
+    def __init__(self, layout: Layout, samples: int, batch: int, w: Tensor, gw: Tensor, *,
+                 per_sample: bool = False) -> None:
         s, b, dtype = samples, batch, w.dtype
         self.activation = layout.activation
+        self.per_sample = per_sample
         self.xa, self.a = _inputs(layout, s, b, dtype)
-        self.x = self.xa[:, :-1]  # (B, D), where a batch's inputs are copied
-        self.y = torch.empty(b, dtype=dtype)
-        self.inputs = [self.xa.expand(s, *self.xa.shape), *self.a]  # layer k's input with its ones column
+        if per_sample:  # every sample its own batch: inputs (S, B, D + 1), targets (S, B)
+            self.xa = torch.ones((s, b, layout.widths[0] + 1), dtype=dtype)
+        self.x = self.xa[..., :-1]  # (B, D) or (S, B, D), where a batch's inputs are copied
+        self.y = torch.empty((s, b) if per_sample else b, dtype=dtype)
+        # layer k's input with its ones column
+        self.inputs = [self.xa if per_sample else self.xa.expand(s, *self.xa.shape), *self.a]
         self.units = [a[..., :-1] for a in self.a]  # layer k + 1's input without it: act(z_k) is written here
         self.w, self.gw = blocks(layout, w), blocks(layout, gw)
         self.f = torch.empty((s, b, 1), dtype=dtype)
@@ -102,7 +110,7 @@ class WeightPass:
         self._backward: dict[float, list[Op]] = {}
 
     def load(self, x: Tensor, y: Tensor) -> None:
-        """Take a batch: inputs (B, D), targets (B,)."""
+        """Take a batch: inputs (B, D), targets (B,); with ``per_sample``, (S, B, D) and (S, B)."""
         self.x.copy_(x)
         self.y.copy_(y)
 
@@ -112,7 +120,8 @@ class WeightPass:
             out = self.f if k == last else self.units[k]
             if k == 0 and layout.widths[0] == 1 and last > 0:
                 # A 1-D input makes the first layer an outer product b + x (B, 1) * W (S, 1, H):
-                # broadcasting beats a matmul with an inner dimension of 2 (~9x at S = 32).
+                # broadcasting beats a matmul with an inner dimension of 2 (~9x at S = 32). With
+                # per-sample inputs x is (S, B, 1) and the same broadcast holds.
                 ops.append(partial(torch.addcmul, wb[:, 1:], self.x, wb[:, :1], out=out))
             else:
                 ops.append(partial(torch.bmm, self.inputs[k], wb, out=out))
@@ -143,7 +152,7 @@ class WeightPass:
             ops += [act_backward_op(act, dz, self.units[k], dz),
                     partial(torch.bmm, self.inputs[k].transpose(1, 2), dz, out=self.gw[k]),
                     partial(torch.bmm, dz, self.w[k][:, :-1].transpose(1, 2), out=self.da[k - 1])]
-        if s == 1:
+        if s == 1 or self.per_sample:  # per-sample inputs: the first layer's gradient is a bmm like the rest
             return ops + [act_backward_op(act, self.da[0], self.units[0], self.da[0]),
                           partial(torch.bmm, self.inputs[0].transpose(1, 2), self.da[0], out=self.gw[0])]
         # The first layer's input is shared by the samples, so its weight gradients for all S are one

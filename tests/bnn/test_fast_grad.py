@@ -114,3 +114,59 @@ def test_the_weight_pass_is_the_network_gradient(float64) -> None:  # noqa: ANN0
     torch.testing.assert_close(f, f_auto.detach())
     (0.25 * (f_auto - y).square().sum()).backward()  # d/df = 0.5 (f - y)
     torch.testing.assert_close(gw, w_auto.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_weight_pass_with_inputs_per_sample_is_the_network_gradient(dtype: torch.dtype) -> None:
+    # per_sample=True: weight vector s sees its own batch x[s] (an ensemble's members on their own
+    # minibatches). Against autograd through bnn.methods.optimise.forward, which takes x (S, B, D).
+    # float64: the same sums in another order, ~1e-15; 1e-11 of the largest entry leaves 1000x.
+    # float32: a gradient entry is a sum of up to B x width = 9 x 6 products; rounding (6e-8 each)
+    # measured 1.2e-7 of the largest entry, bounded at 1e-5 (a wrong derivative is off by O(1)).
+    from bnn.methods.optimise import forward
+    from bnn.netgrad import WeightPass
+    from bnn.network import Layout
+
+    tol = 1e-11 if dtype == torch.float64 else 1e-5
+    for hidden, act, dim, samples in itertools.product([(), (6,), (5, 4), (3, 4, 5)], ["sigmoid", "tanh", "relu"],
+                                                       [1, 3], [1, 4]):
+        layout = Layout.of(dim, hidden, act)
+        generator = torch.Generator().manual_seed(len(hidden) * 7 + dim)
+        w = torch.randn((samples, layout.size), generator=generator, dtype=dtype)
+        x = torch.randn((samples, 9, dim), generator=generator, dtype=dtype)
+        y = torch.randn((samples, 9), generator=generator, dtype=dtype)
+        gw = torch.empty_like(w)
+        net = WeightPass(layout, samples, 9, w, gw, per_sample=True)
+        net.load(x, y)
+        f = net.forward().squeeze(-1)
+        r = net.residual().squeeze(-1)
+        net.backward(0.5)
+        w_auto = w.clone().requires_grad_(True)
+        f_auto = forward(layout, x, w_auto)
+        torch.testing.assert_close(f, f_auto.detach(), rtol=tol, atol=tol)
+        torch.testing.assert_close(r, (f_auto - y).detach(), rtol=tol, atol=tol)
+        (0.25 * (f_auto - y).square().sum()).backward()  # d/df = 0.5 (f - y)
+        err = float((gw - w_auto.grad).abs().max() / w_auto.grad.abs().max())
+        assert err < tol, (hidden, act, dim, samples, err)
+
+
+def test_the_weight_pass_with_one_batch_per_sample_equals_the_shared_batch(float64) -> None:  # noqa: ANN001
+    # The same batch copied to every sample: the per-sample path gives the shared path's numbers.
+    from bnn.netgrad import WeightPass
+    from bnn.network import Layout
+
+    layout = Layout((2, 5, 4, 1), bnn.Activation.SIGMOID)
+    generator = torch.Generator().manual_seed(3)
+    w = torch.randn((3, layout.size), generator=generator)
+    x, y = torch.randn((7, 2), generator=generator), torch.randn(7, generator=generator)
+    gw_shared, gw_each = torch.empty_like(w), torch.empty_like(w)
+    shared = WeightPass(layout, 3, 7, w, gw_shared)
+    each = WeightPass(layout, 3, 7, w, gw_each, per_sample=True)
+    shared.load(x, y)
+    each.load(x.expand(3, 7, 2), y.expand(3, 7))
+    for net in (shared, each):
+        net.forward()
+        net.residual()
+        net.backward(1.5)
+    torch.testing.assert_close(each.f, shared.f, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(gw_each, gw_shared, rtol=1e-13, atol=1e-13)
