@@ -12,14 +12,32 @@ maths). Each member sees its own minibatch order. The objective of a member is
 which for weight_decay = 1 / (N prior_sigma^2) is the negative log posterior divided
 by N: its minimum is the MAP of the model's prior. A learned noise std is one
 softplus-parameterised scalar shared by the members.
+
+Two engines compute the gradient. The fast one (:class:`FastTrainer`) covers the plain
+Gaussian likelihood (:func:`layer_nll`: the ensemble and the Laplace MAP fit): the network's
+forward and backward pass by hand (:class:`bnn.netgrad.WeightPass`, the members' shared
+full batch, or each member's own minibatch with ``per_sample``), on buffers made once, then
+Adam in place (:mod:`bnn.adam`). With r = f - y on a batch of B points,
+
+    d loss / d w_m     = (1 / (B noise^2)) sum_b r_mb d f_mb / d w_m  +  weight_decay * w_m
+    d loss / d rho     = sigmoid(rho) (M / noise - sum_mb r_mb^2 / (B noise^3))    (noise = softplus(rho))
+
+Autograd on ``data_nll`` is the oracle and the fallback, for any other ``data_nll`` (MC
+dropout's masks) and anything else the fast engine does not know. ``engine="auto"`` (the
+default, or what :func:`using_engine` sets) picks the fast one where it applies; both draw
+the same minibatch orders from the generator, so a fit is reproducible by seed on either.
+tests/bnn/methods/test_optimise_fast.py checks the gradients and whole fits against autograd.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 import pandas as pd
 import torch
@@ -27,16 +45,22 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from torch import Tensor
 
+from bnn.adam import Adam
 from bnn.config import Config
 from bnn.errors import TrainingDiverged
 from bnn.methods.base import MethodCallback, MethodProgress, Prepared, Stopwatch, prepare
 from bnn.model import softplus_inverse
+from bnn.netgrad import Op, WeightPass
 from bnn.network import ACTIVATIONS, Layout
 from bnn.posterior import gaussian_log_prob
 
 # data_nll(w (M, P), x (M, B, D), y (M, B), noise_sigma) -> (M,) mean negative log-likelihood
 DataNLL = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 CALLBACK_EVERY = 10
+Engine = Literal["auto", "fast", "autograd"]
+_ENGINE: ContextVar[Engine] = ContextVar("bnn_methods_optimise_engine", default="auto")
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_SOFTPLUS_THRESHOLD = 20.0  # F.softplus's default: x above it is returned as is
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,7 @@ class Trained:
     noise_sigma: float  # model units
     history: pd.DataFrame  # epoch, loss (mean over members of the objective above)
     stopped_early: bool
+    engine: str = "autograd"  # "fast", or "autograd: <why the fast engine does not apply>"
 
 
 def map_weight_decay(n: int, prior_sigma: float) -> float:
@@ -59,13 +84,54 @@ def mean_gaussian_nll(f: Tensor, y: Tensor, noise_sigma: Tensor) -> Tensor:
     return -gaussian_log_prob(y, f, noise_sigma).mean(dim=-1)
 
 
+@contextmanager
+def using_engine(engine: Engine) -> Iterator[None]:
+    """Within the block, ``train`` calls without an ``engine`` use this one (benchmarks, tests:
+    the methods' ``fit`` functions take no engine argument)."""
+    token = _ENGINE.set(engine)
+    try:
+        yield
+    finally:
+        _ENGINE.reset(token)
+
+
+def unsupported(w0: Tensor, data: Prepared, data_nll: DataNLL, weight_decay: float | Tensor) -> str | None:
+    """Why the fast engine cannot train this, or None when it can."""
+    if not isinstance(data_nll, LayerNLL):
+        return "the likelihood is not layer_nll's plain Gaussian (e.g. MC dropout's masks)"
+    layout = data_nll.layout
+    if type(layout) is not Layout or layout.activation not in ACTIVATIONS:
+        return f"no derivative is written for the network {layout!r}"
+    if w0.dim() != 2 or w0.shape[1] != layout.size:
+        return "the weights are not (members, P) of the likelihood's network"
+    if w0.dtype not in (torch.float32, torch.float64) or data.x.dtype != w0.dtype or data.y.dtype != w0.dtype:
+        return "the weights and the data are not all float32 or all float64"
+    if w0.device.type != "cpu" or data.x.device.type != "cpu":
+        return "the weights or the data are not on the CPU"
+    if isinstance(weight_decay, Tensor) and weight_decay.shape not in ((), (layout.size,)):
+        return f"a weight decay of shape {tuple(weight_decay.shape)} (one number or one per weight is covered)"
+    return None
+
+
 def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float | Tensor, epochs: int, lr: float,
           batch_size: int | None, learn_noise: bool, generator: torch.Generator, method: str,
-          callback: MethodCallback | None = None) -> Trained:
+          callback: MethodCallback | None = None, engine: Engine | None = None) -> Trained:
     """Minimise the objective of every member from w0 (M, P) by full-batch or minibatch Adam.
 
-    ``weight_decay`` is one number or one per weight (P,).
+    ``weight_decay`` is one number or one per weight (P,). ``engine``: "auto" (None: what
+    :func:`using_engine` set, "auto" by default) takes the fast engine where it applies,
+    "autograd" forces the oracle, "fast" raises ``ValueError`` where it does not apply.
     """
+    engine = _ENGINE.get() if engine is None else engine
+    if engine not in ("auto", "fast", "autograd"):
+        raise ValueError(f"engine must be 'auto', 'fast' or 'autograd', got {engine!r}")
+    why = unsupported(w0, data, data_nll, weight_decay) if engine != "autograd" else "asked for"
+    if why is None:
+        trainer = FastTrainer(data_nll.layout, w0, data, weight_decay=weight_decay, lr=lr,  # type: ignore[attr-defined]
+                              batch_size=batch_size, learn_noise=learn_noise)
+        return trainer.run(epochs, generator, method, callback)
+    if engine == "fast":
+        raise ValueError(f"the fast engine does not cover this fit: {why}")
     w = w0.clone().requires_grad_(True)
     noise_rho = torch.tensor(softplus_inverse(data.noise_sigma), dtype=w.dtype, requires_grad=learn_noise)
     params = [w, noise_rho] if learn_noise else [w]
@@ -85,8 +151,7 @@ def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float 
             optimiser.step()
         loss = float(per_member.detach().mean())
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"{method}: training diverged: the loss became {loss} at epoch {epoch}; "
-                                   f"lower the learning rate (now {lr:g})")
+            raise _diverged(method, loss, epoch, lr)
         if epoch % CALLBACK_EVERY == 0 or epoch == epochs:
             rows.append((epoch, loss))
             if callback is not None and callback(MethodProgress(method, "train", epoch, epochs, loss)):
@@ -95,7 +160,148 @@ def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float 
     history = pd.DataFrame(rows, columns=["epoch", "loss"])
     # a fixed noise is reported as given, not through softplus(softplus^-1(.))'s round-off
     noise = float(F.softplus(noise_rho.detach())) if learn_noise else data.noise_sigma
-    return Trained(w.detach(), noise, history, stopped)
+    return Trained(w.detach(), noise, history, stopped, f"autograd: {why}")
+
+
+def _diverged(method: str, loss: float, epoch: int, lr: float) -> TrainingDiverged:
+    return TrainingDiverged(f"{method}: training diverged: the loss became {loss} at epoch {epoch}; "
+                            f"lower the learning rate (now {lr:g})")
+
+
+class FastTrainer:
+    """``train``'s loop with the gradient by hand (the module docstring's formulas) and Adam in place.
+
+    The parameters are one flat buffer [w (M P) | noise rho], the gradient another; a batch size's
+    step is a tape of operations on them (:mod:`bnn.netgrad`), made on its first use. A full batch
+    is shared by the members and loaded once; minibatches are gathered per member into a
+    ``per_sample`` pass. The minibatch orders are drawn by :func:`_orders`, as the autograd loop does.
+    """
+
+    def __init__(self, layout: Layout, w0: Tensor, data: Prepared, *, weight_decay: float | Tensor, lr: float,
+                 batch_size: int | None, learn_noise: bool) -> None:
+        m, p = w0.shape
+        dtype = w0.dtype
+        self.layout, self.data, self.members, self.lr, self.learn_noise = layout, data, m, float(lr), learn_noise
+        self.n = data.n
+        self.batch = self.n if batch_size is None else min(batch_size, self.n)
+        self.theta = torch.empty(m * p + 1, dtype=dtype)  # [w | noise rho]
+        self.grad = torch.zeros(m * p + 1, dtype=dtype)
+        self.w, self.gw = self.theta[:m * p].view(m, p), self.grad[:m * p].view(m, p)
+        self.w.copy_(w0)
+        self.theta[m * p] = softplus_inverse(data.noise_sigma)
+        self.noise_rho, self.g_noise = self.theta[m * p], self.grad[m * p]
+        n_opt = m * p + 1 if learn_noise else m * p
+        self.adam = Adam([self.theta[:n_opt]], lr=lr)
+        self._adam_grads = [self.grad[:n_opt]]
+        if isinstance(weight_decay, Tensor) and weight_decay.dim() == 1:
+            self.decay: float | None = None
+            self.decay_vec: Tensor | None = weight_decay.to(dtype).contiguous()
+            self.w2 = torch.empty((m, p), dtype=dtype)
+        else:
+            self.decay, self.decay_vec = float(weight_decay), None
+        self.scale = torch.zeros((), dtype=dtype)  # 1 / (B noise^2), for a learned noise
+        self.rr = torch.zeros((), dtype=dtype)  # sum r^2 over the members and the batch
+        self.ww = torch.zeros((), dtype=dtype)  # sum of decay * w^2
+        self.passes: dict[int, tuple[WeightPass, list[Op]]] = {}
+        if self.batch < self.n:  # the data with its ones column, gathered per member into a pass's input
+            self.xa = torch.cat([data.x, torch.ones((self.n, 1), dtype=dtype)], dim=1)
+        else:
+            net, _ = self._pass(self.n)
+            net.load(data.x, data.y)
+
+    def _pass(self, batch: int) -> tuple[WeightPass, list[Op]]:
+        if batch in self.passes:
+            return self.passes[batch]
+        shared = batch >= self.n
+        net = WeightPass(self.layout, self.members, batch, self.w, self.gw, per_sample=not shared)
+        flat = net.r.view(-1)
+        ops: list[Op] = [*net.forward_ops, *net.residual_ops, partial(torch.dot, flat, flat, out=self.rr)]
+        if self.learn_noise:  # the noise changes every step: r is scaled by a tensor
+            ops += [partial(Tensor.mul_, net.r, self.scale), *net.backward_ops(1.0)]
+        else:
+            ops += net.backward_ops(1.0 / (batch * self.data.noise_sigma**2))
+        if self.decay_vec is not None:
+            ops.append(partial(Tensor.addcmul_, self.gw, self.w, self.decay_vec))
+        elif self.decay:
+            ops.append(partial(Tensor.add_, self.gw, self.w, alpha=self.decay))
+        self.passes[batch] = net, ops
+        return net, ops
+
+    def _noise(self) -> float:
+        if not self.learn_noise:
+            return self.data.noise_sigma
+        rho = float(self.noise_rho)
+        return rho if rho > _SOFTPLUS_THRESHOLD else math.log1p(math.exp(rho))
+
+    def gradient(self, idx: Tensor | None, batch: int) -> tuple[float, float] | None:
+        """Fill ``grad`` = [d/d w | d/d noise rho] on the members' batches idx (M, B) (None: the full
+        batch). Returns (sum r^2, noise) when a learned noise needed them, else None."""
+        net, ops = self._pass(batch)
+        if idx is not None:
+            flat = idx.reshape(-1)
+            torch.index_select(self.xa, 0, flat, out=net.xa.view(-1, net.xa.shape[-1]))
+            torch.index_select(self.data.y, 0, flat, out=net.y.view(-1))
+        if not self.learn_noise:
+            for op in ops:
+                op()
+            return None
+        noise = self._noise()
+        self.scale.fill_(1.0 / (batch * noise * noise))
+        for op in ops:
+            op()
+        rr, rho = float(self.rr), float(self.noise_rho)
+        self.g_noise.fill_((self.members / noise - rr / (batch * noise**3)) / (1.0 + math.exp(-rho)))
+        return rr, noise
+
+    def step(self, idx: Tensor | None, batch: int, loss: bool) -> float | None:
+        """One Adam step on the members' batches idx (M, B) (None: the full batch); the mean objective
+        over the members before the update when ``loss``."""
+        terms = self.gradient(idx, batch)
+        out = None
+        if loss:
+            rr, noise = terms if terms is not None else (float(self.rr), self.data.noise_sigma)
+            out = self._loss(rr, noise, batch)
+        self.adam.step(self._adam_grads)
+        return out
+
+    def _loss(self, rr: float, noise: float, batch: int) -> float:
+        """Mean over the members of the objective at the current weights (rr from this step's residuals)."""
+        if self.decay_vec is not None:
+            torch.mul(self.w, self.w, out=self.w2)
+            torch.dot(self.w2.sum(dim=0), self.decay_vec, out=self.ww)
+            ww = float(self.ww)
+        elif self.decay:
+            flat = self.w.view(-1)
+            ww = self.decay * float(torch.dot(flat, flat, out=self.ww))
+        else:
+            ww = 0.0
+        m = self.members
+        return rr / (2 * noise * noise * batch * m) + math.log(noise) + _HALF_LOG_2PI + 0.5 * ww / m
+
+    def run(self, epochs: int, generator: torch.Generator, method: str, callback: MethodCallback | None) -> Trained:
+        """``train``'s epochs, reports, divergence check and early stop."""
+        n, batch, members = self.n, self.batch, self.members
+        rows: list[tuple[int, float]] = []
+        stopped = False
+        starts = list(range(0, n, batch))
+        for epoch in range(1, epochs + 1):
+            if batch >= n:
+                loss = self.step(None, n, True)
+            else:
+                order = _orders(members, n, batch, generator)
+                for start in starts:
+                    idx = order[:, start:start + batch]
+                    loss = self.step(idx, idx.shape[1], start == starts[-1])
+            if not math.isfinite(loss):  # type: ignore[arg-type]
+                raise _diverged(method, loss, epoch, self.lr)  # type: ignore[arg-type]
+            if epoch % CALLBACK_EVERY == 0 or epoch == epochs:
+                rows.append((epoch, loss))  # type: ignore[arg-type]
+                if callback is not None and callback(MethodProgress(method, "train", epoch, epochs, loss)):
+                    stopped = epoch < epochs
+                    break
+        history = pd.DataFrame(rows, columns=["epoch", "loss"])
+        noise = float(F.softplus(self.noise_rho)) if self.learn_noise else self.data.noise_sigma
+        return Trained(self.w.clone(), noise, history, stopped, "fast")
 
 
 def init_weights(layout: Layout, members: int, generator: torch.Generator) -> Tensor:
@@ -121,13 +327,20 @@ def forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor] | None = N
     return h.squeeze(-1)
 
 
+class LayerNLL:
+    """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness): the
+    likelihood the fast engine knows (it reads ``layout``)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def __call__(self, w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
+        return mean_gaussian_nll(forward(self.layout, x, w), y, noise)
+
+
 def layer_nll(layout: Layout, generator: torch.Generator | None = None) -> DataNLL:
     """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness)."""
-
-    def nll(w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
-        return mean_gaussian_nll(forward(layout, x, w), y, noise)
-
-    return nll
+    return LayerNLL(layout)
 
 
 @dataclass(frozen=True)
@@ -148,10 +361,11 @@ class Networks:
 def train_networks(x: ArrayLike, y: ArrayLike, config: Config, settings: Any, *, members: int, method: str,
                    callback: MethodCallback | None, dtype: torch.dtype | None = None,
                    make_nll: Callable[[Layout, torch.Generator], DataNLL] = layer_nll,
-                   decay: float | Tensor | None = None) -> Networks:
+                   decay: float | Tensor | None = None, engine: Engine | None = None) -> Networks:
     """Prepare the points, initialise ``members`` networks of the config's model and train them.
 
-    ``settings`` has epochs, lr, batch_size; ``decay`` defaults to the MAP's 1/(N prior_sigma^2).
+    ``settings`` has epochs, lr, batch_size; ``decay`` defaults to the MAP's 1/(N prior_sigma^2);
+    ``engine``: see :func:`train`.
     """
     data = prepare(x, y, config, dtype=dtype)
     layout = Layout.of(data.x.shape[1], config.hidden, config.activation)
@@ -161,7 +375,7 @@ def train_networks(x: ArrayLike, y: ArrayLike, config: Config, settings: Any, *,
         decay = map_weight_decay(data.n, config.prior_sigma)
     trained = train(w0, data, make_nll(layout, generator), weight_decay=decay, epochs=settings.epochs,
                     lr=settings.lr, batch_size=settings.batch_size, learn_noise=config.learn_noise,
-                    generator=generator, method=method, callback=callback)
+                    generator=generator, method=method, callback=callback, engine=engine)
     return Networks(data, layout, trained)
 
 
