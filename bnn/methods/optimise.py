@@ -253,14 +253,21 @@ class FastTrainer:
         self.g_noise.fill_((self.members / noise - rr / (batch * noise**3)) / (1.0 + math.exp(-rho)))
         return rr, noise
 
-    def step(self, idx: Tensor | None, batch: int, loss: bool) -> float | None:
-        """One Adam step on the members' batches idx (M, B) (None: the full batch); the mean objective
-        over the members before the update when ``loss``."""
+    def step(self, idx: Tensor | None, batch: int, check: bool, loss: bool) -> float | None:
+        """One Adam step on the members' batches idx (M, B) (None: the full batch). Returns the mean
+        objective over the members before the update when ``loss``, or when ``check`` finds it is not
+        finite; else None.
+
+        ``check`` reads sum r^2 and the noise, whose finiteness is the objective's: non-finite weights
+        make f, and so r, non-finite; only weights so large that decay * ||w||^2 overflows while f
+        does not would go unseen, and their gradient makes the next step's r non-finite. The full
+        objective (one more reduction) is computed only when asked (every ``CALLBACK_EVERY`` epochs)."""
         terms = self.gradient(idx, batch)
         out = None
-        if loss:
+        if check or loss:
             rr, noise = terms if terms is not None else (float(self.rr), self.data.noise_sigma)
-            out = self._loss(rr, noise, batch)
+            if loss or not (math.isfinite(rr) and math.isfinite(noise)):
+                out = self._loss(rr, noise, batch)
         self.adam.step(self._adam_grads)
         return out
 
@@ -285,16 +292,18 @@ class FastTrainer:
         stopped = False
         starts = list(range(0, n, batch))
         for epoch in range(1, epochs + 1):
+            report = epoch % CALLBACK_EVERY == 0 or epoch == epochs
             if batch >= n:
-                loss = self.step(None, n, True)
-            else:
+                loss = self.step(None, n, True, report)
+            else:  # as the autograd loop: the loss of an epoch's last minibatch
                 order = _orders(members, n, batch, generator)
                 for start in starts:
                     idx = order[:, start:start + batch]
-                    loss = self.step(idx, idx.shape[1], start == starts[-1])
-            if not math.isfinite(loss):  # type: ignore[arg-type]
-                raise _diverged(method, loss, epoch, self.lr)  # type: ignore[arg-type]
-            if epoch % CALLBACK_EVERY == 0 or epoch == epochs:
+                    last = start == starts[-1]
+                    loss = self.step(idx, idx.shape[1], last, last and report)
+            if loss is not None and not math.isfinite(loss):
+                raise _diverged(method, loss, epoch, self.lr)
+            if report:
                 rows.append((epoch, loss))  # type: ignore[arg-type]
                 if callback is not None and callback(MethodProgress(method, "train", epoch, epochs, loss)):
                     stopped = epoch < epochs
