@@ -126,11 +126,12 @@ def test_live_mode_replaces_a_run_in_progress_when_a_point_moves(app: Page) -> N
     app.wait_for_timeout(600)
     before = int(re.search(r"epoch ([\d,]+) of", progress.inner_text()).group(1).replace(",", ""))
     stdriver.drag_on_chart(app, (1.0, 3.0), (0.5, 0.0), wait=False)
-    # the run of the old points ends and a new one starts from epoch 1 (its progress restarts). Within
-    # 10 s: the old run would need about 17 s more to finish, so a restart sooner is the cancel (on the
-    # loaded CI machine the drag's reports and previews took up to 4 s to be taken in)
+    # the run of the old points ends and a new one starts from epoch 1 (its progress restarts). Looked
+    # for during 25 s: the old run would need 17 s more alone, and on a loaded machine (where the drag's
+    # reports and previews took up to 4 s, once more than 10 s, to be taken in) it runs slower still;
+    # the restart must come while the old run is still far from its end
     deadline_epochs = []
-    for _ in range(100):
+    for _ in range(250):
         app.wait_for_timeout(100)
         text = progress.all_inner_texts()
         if text:
@@ -139,6 +140,8 @@ def test_live_mode_replaces_a_run_in_progress_when_a_point_moves(app: Page) -> N
             if epoch < before:
                 break
     assert deadline_epochs and min(deadline_epochs) < before, (before, deadline_epochs)
+    # and the old run was still far from its end when the new one showed (it did not finish first)
+    assert max(deadline_epochs[:-1], default=before) < 19_000, deadline_epochs
     stdriver.wait_for_ack(app)
     assert _near(_points(stdriver.read_band(app)), 0.5, 0.0, app)  # the chart holds the moved point...
     stdriver.rerun_after(app, lambda: stdriver.click(app, "stop"))  # ...and its run needs no waiting for

@@ -66,7 +66,6 @@ def test_stop_keeps_the_partial_fit_labelled_with_a_way_back(app: Page, screensh
     stdriver.rerun_after(app, lambda: stdriver.click(app, "back_to_finished"))
     expect(app.get_by_text("The band is the last finished fit")).to_be_visible()
     stdriver.wait_for_band_title(app, lambda title: "stopped at epoch" not in title)
-    print("DEBUG title", repr(stdriver.band_title(app)), "version", app.locator(stdriver.EDITOR).get_attribute("data-figure-version"), "mean0", stdriver.read_band(app).mean[:2], "epoch", epoch)
     np.testing.assert_array_equal(stdriver.read_band(app).mean, finished.mean)
     expect(app.locator(".st-key-back_to_finished")).to_have_count(0)
     assert not stdriver.exception_texts(app)
