@@ -97,7 +97,7 @@ def using_engine(engine: Engine) -> Iterator[None]:
 
 def unsupported(w0: Tensor, data: Prepared, data_nll: DataNLL, weight_decay: float | Tensor) -> str | None:
     """Why the fast engine cannot train this, or None when it can."""
-    if not isinstance(data_nll, LayerNLL):
+    if type(data_nll) is not LayerNLL:  # a subclass may compute another likelihood
         return "the likelihood is not layer_nll's plain Gaussian (e.g. MC dropout's masks)"
     layout = data_nll.layout
     if type(layout) is not Layout or layout.activation not in ACTIVATIONS:
