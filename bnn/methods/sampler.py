@@ -38,6 +38,9 @@ class SamplerSettings:
     target_accept: float
     adapt_mass: bool
     initial_step: float = 0.01
+    temperatures: int = 1  # replica exchange over this many likelihood temperatures (bnn.methods.tempering)
+    hottest: float = 1e-6  # the smallest nonzero beta of the initial ladder
+    thin: int = 1  # keep every thin-th draw (bnn.methods.tempering)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ class Run:
     accept: Tensor  # (C,) mean acceptance probability over the draws
     divergences: int  # divergent trajectories among the draws
     stopped_early: bool
+    # replica exchange (bnn.methods.tempering) only; the fields above are then those of the beta = 1 chains
+    betas: Tensor | None = None  # (K,) the tuned ladder, 1 first, 0 last
+    slot_step: Tensor | None = None  # (K,) step size per temperature
+    slot_accept: Tensor | None = None  # (K,) mean HMC acceptance per temperature over the draws
+    swap_accept: Tensor | None = None  # (K - 1,) mean swap acceptance of each adjacent pair over the draws
+    round_trips: int = 0  # states that reached beta = 1 from the prior (the hot end) during the draws
+    divergences_all: int = 0  # divergent trajectories at any temperature during the draws
 
 
 class DualAveraging:
