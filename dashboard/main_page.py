@@ -18,6 +18,7 @@ from dashboard.figures.band import BandData
 from dashboard.model import runner
 from dashboard.model.link import AppState
 from dashboard.model.live_plan import Situation, plan
+from dashboard.model.preview import quick
 from dashboard.model.text import escape_markdown
 from dashboard.model.view import View
 
@@ -107,7 +108,8 @@ def training_panel(state: AppState, fn: object) -> None:
     decision = plan(Situation(
         has_points=has_points, refused=refused is not None, cached=fitted is not None, clicked=clicked,
         stopped=live.REQUESTS.stopped(ss, key), dragging=editing.dragging(), live=live_on,
-        pending=live.REQUESTS.pending(ss, key), first=shown is None, can_preview=shown is not None))
+        pending=live.REQUESTS.pending(ss, key), first=shown is None, can_preview=shown is not None,
+        quick=shown is not None and quick(shown.fitted, len(shown.state.points), state.config, len(state.points))))
     if decision.train:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
     # Nothing above the chart changes height between runs: a point being dragged stays under the pointer.

@@ -59,11 +59,11 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
     ``pinned``: an earlier run's band, drawn first (under the rest) in grey with a dashed mean.
     ``draw_points=False``: the points frame the y axis but are not drawn (the point editor draws them).
     Every trace has a ``uid`` naming its part, so :func:`update_band` can put new numbers in."""
-    t = data.table
+    t = _columns(data.table)
     lo, hi, what = _bounds(view)
     fig = go.Figure()
     if pinned is not None:
-        p = pinned.table
+        p = _columns(pinned.table)
         _add_band(fig, p["x"], p[lo], p[hi], f"{pinned_label}: {view.level:.0%} interval of {what}",
                   f"rgba({PINNED_COLOUR}, 0.16)", uid="pinned")
         fig.add_scatter(x=p["x"], y=p["mean"], mode="lines", name=f"{pinned_label}: mean", uid="pinned_mean",
@@ -101,10 +101,16 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
     return fig
 
 
+def _columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The table's columns as NumPy arrays: Plotly takes a pandas column through narwhals, about
+    0.4 ms a trace, half the cost of building the band's figure."""
+    return {name: table[name].to_numpy() for name in table.columns}
+
+
 def update_band(fig: go.Figure, data: BandData, view: View, title: str = "") -> None:
     """Put a new band of the same view into a figure :func:`band_figure` drew (a live frame):
     about a tenth of the cost of a new figure. The points, truth and pinned band stay."""
-    t = data.table
+    t = _columns(data.table)
     lo, hi, _ = _bounds(view)
     ys = {"band_lo": t[lo], "band_hi": t[hi], "mean": t["mean"]}
     if data.inner is not None:
@@ -132,7 +138,7 @@ def _y_range(fig: go.Figure) -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def _add_band(fig: go.Figure, x: pd.Series, lower: np.ndarray, upper: np.ndarray, name: str, colour: str,
+def _add_band(fig: go.Figure, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, name: str, colour: str,
               uid: str) -> None:
     fig.add_scatter(x=x, y=lower, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip",
                     legendgroup=name, uid=f"{uid}_lo")

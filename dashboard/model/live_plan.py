@@ -12,6 +12,9 @@ the start of a run; the rules:
   queues fits; the release is a finished edit and trains;
 - live mode, the session's first fit, or a run of these settings that a rerun interrupted: train,
   with a preview first when one can start from the fit on screen.
+
+A fit expected to finish about as soon as a preview would (``quick``: the article's network
+trains in a tenth of a second) gets no preview before it: the preview would only delay its band.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Situation:
     pending: bool  # a run of these settings was asked for and did not finish (a rerun interrupted it)
     first: bool  # the session has no finished fit yet
     can_preview: bool  # a fit on screen whose network a preview can start from
+    quick: bool = False  # the fit is expected to take about as long as a preview: train it at once
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,11 @@ def plan(s: Situation) -> Plan:
     if not s.has_points or s.refused or s.cached:
         return NOTHING
     if s.clicked:
-        return Plan(preview=s.can_preview, train=True)
+        return Plan(preview=s.can_preview and not s.quick, train=True)
     if s.stopped:
         return NOTHING
     if s.dragging:
         return Plan(preview=s.live and s.can_preview, train=False)
     if s.live or s.first or s.pending:
-        return Plan(preview=s.can_preview and not s.first, train=True)
+        return Plan(preview=s.can_preview and not s.first and not s.quick, train=True)
     return NOTHING

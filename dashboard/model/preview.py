@@ -15,10 +15,26 @@ import torch
 
 import bnn
 from bnn.train import prepare
+from dashboard.model.limits import LIMITS, training_work
 from dashboard.model.points import Points
 
 PREVIEW_STEPS = 300  # optimiser steps at most: about 0.12 s for the article's network on one core
 PREVIEW_SECONDS = 0.2  # and at most this long, whatever the network and the number of points
+QUICK_SECONDS = 0.4  # a fit expected to take less than this gets no preview (its own band comes as soon)
+
+
+def expected_seconds(previous: bnn.Fitted, previous_points: int, config: bnn.Config, points: int) -> float:
+    """How long a fit of ``config`` on ``points`` points should take, from how long ``previous`` (on
+    ``previous_points``) took, scaled by the ratio of their work (:func:`limits.training_work`)."""
+    done = training_work(previous.config, previous_points, LIMITS)
+    return previous.seconds * training_work(config, points, LIMITS) / done if done > 0 else float("inf")
+
+
+def quick(previous: bnn.Fitted | None, previous_points: int, config: bnn.Config, points: int) -> bool:
+    """Whether the fit is expected within ``QUICK_SECONDS`` (False without a finished fit to judge by)."""
+    if previous is None or previous.stopped_early or previous.seconds <= 0:
+        return False
+    return expected_seconds(previous, previous_points, config, points) < QUICK_SECONDS
 
 
 def warm_start(previous: bnn.Fitted, points: Points, config: bnn.Config, steps: int = PREVIEW_STEPS,

@@ -52,3 +52,20 @@ def test_no_preview_for_another_network_or_no_points(fitted: bnn.Fitted) -> None
 def test_a_fixed_noise_is_the_new_configs(fitted: bnn.Fitted) -> None:
     preview = warm_start(fitted, ARTICLE, fitted.config.replace(noise_sigma=0.5), steps=1, seconds=math.inf)
     assert preview is not None and preview.noise_sigma == pytest.approx(0.5, rel=1e-5)
+
+
+def test_a_fit_is_quick_when_one_like_it_was(fitted: bnn.Fitted) -> None:
+    from dataclasses import replace
+
+    from dashboard.model.preview import QUICK_SECONDS, expected_seconds, quick
+
+    took = replace(fitted, seconds=0.1)  # a fit that took a tenth of a second
+    assert expected_seconds(took, 6, fitted.config, 6) == pytest.approx(0.1)
+    assert quick(took, 6, replace(fitted.config, seed=5), 6)  # another seed: the same work
+    # ten times the epochs: ten times the work, a second, so a preview goes first
+    longer = replace(fitted.config, epochs=10 * fitted.config.epochs)
+    assert expected_seconds(took, 6, longer, 6) == pytest.approx(1.0)
+    assert not quick(took, 6, longer, 6)
+    assert not quick(replace(took, seconds=QUICK_SECONDS), 6, fitted.config, 6)  # as slow as the bound
+    assert not quick(replace(took, stopped_early=True), 6, fitted.config, 6)  # a preview's time says nothing
+    assert not quick(None, 6, fitted.config, 6)
