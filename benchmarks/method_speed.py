@@ -10,6 +10,8 @@ autograd gradient, after the fast one, for:
   exists, ``hmc.log_likelihood``): autograd at every leapfrog step, the path they keep as their
   oracle. ``hmc.py`` has no engine parameter, so :func:`hmc_gradient_by_autograd` swaps those two
   functions for the block (the fit stays the module's own, whatever sampler it runs);
+- ``hmc-plain``: the same without replica exchange, the sampler's earlier default (64 independent
+  chains, 300 warm-up and 200 kept iterations of up to 30 leapfrog steps: ``temperatures=1``);
 - ``ensemble``, ``laplace``: ``fit_method`` with default settings, the MAP trainer's engine
   forced by :func:`bnn.methods.optimise.using_engine` ("autograd", then "fast");
 - ``dropout``: the same, but MC dropout's masked likelihood stays on autograd (the fast engine
@@ -44,7 +46,9 @@ from bnn.methods import fit_method, hmc, optimise
 from bnn.methods.hmc import HMCConfig
 from bnn.train import set_threads
 
-CASES = ("hmc", "ensemble", "laplace", "dropout", "ensemble-uci")
+CASES = ("hmc", "hmc-plain", "ensemble", "laplace", "dropout", "ensemble-uci")
+# The plain HMC of the sampler's earlier default (independent chains, no tempering)
+PLAIN_HMC = {"chains": 64, "warmup": 300, "draws": 200, "steps": 30, "temperatures": 1, "thin": 1}
 GRADIENT_FUNCTIONS = ("log_posterior", "log_likelihood")  # hmc's, where they exist, each with ``chains``
 
 
@@ -88,10 +92,10 @@ def hmc_run(x: np.ndarray, y: np.ndarray, config: Config, settings: HMCConfig, f
     return fitted
 
 
-def hmc_config(args: argparse.Namespace) -> HMCConfig:
-    """The default HMCConfig with the ``--hmc-*`` options given."""
+def hmc_config(args: argparse.Namespace, plain: bool = False) -> HMCConfig:
+    """The default HMCConfig (or ``PLAIN_HMC``) with the ``--hmc-*`` options given."""
     given = {"chains": args.hmc_chains, "warmup": args.hmc_warmup, "draws": args.hmc_draws}
-    return HMCConfig(**{k: v for k, v in given.items() if v is not None})
+    return HMCConfig(**{**(PLAIN_HMC if plain else {}), **{k: v for k, v in given.items() if v is not None}})
 
 
 def uci_points(n: int = 500, dim: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +111,7 @@ def contenders(args: argparse.Namespace) -> dict[str, tuple[Callable[[], object]
     x, y = toys.article_points()
     config = Config()
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
-    hmc_settings = hmc_config(args)
+    hmc_settings, plain_settings = hmc_config(args), hmc_config(args, plain=True)
 
     def method(name: str, engine: str, xs: np.ndarray, ys: np.ndarray, cfg: Config, settings: dict) -> Callable:
         def run() -> object:
@@ -121,6 +125,8 @@ def contenders(args: argparse.Namespace) -> dict[str, tuple[Callable[[], object]
     cases = {
         "hmc": (lambda: hmc_run(x, y, config, hmc_settings, False), lambda: hmc_run(x, y, config, hmc_settings, True),
                 "WeightPass"),
+        "hmc-plain": (lambda: hmc_run(x, y, config, plain_settings, False),
+                      lambda: hmc_run(x, y, config, plain_settings, True), "WeightPass"),
         "ensemble": (method("ensemble", "autograd", x, y, config, epochs),
                      method("ensemble", "fast", x, y, config, epochs), "fast"),
         "laplace": (method("laplace", "autograd", x, y, config, epochs),
@@ -193,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "python": platform.python_version(),
                 "torch": torch.__version__, "threads": args.threads, "rounds": args.rounds,
-                "hmc": repr(hmc_config(args)),
+                "hmc": repr(hmc_config(args)), "hmc-plain": repr(hmc_config(args, plain=True)),
                 "epochs": args.epochs, "uci_epochs": args.uci_epochs}
         with open(args.json, "w") as fh:
             json.dump({"meta": meta, "results": results}, fh, indent=1)
