@@ -166,7 +166,9 @@ def results(fits: dict[str, FittedMethod], keys: dict[str, runner.Key], state: A
     controls = st.columns(2)
     band = controls[0].radio("Band of", ["f", "y"], key="cmp_band", horizontal=True,
                              format_func=lambda b: {"f": "the function f", "y": "a new observation y"}[b])
-    overlay = controls[1].radio("Layout", ["overlaid", "small multiples"], key="cmp_layout",
+    # small multiples first: one panel a method with a shared y range, so that no band (the reference's
+    # ±20 between clusters, say) swamps the others; overlaid to see them on top of each other
+    overlay = controls[1].radio("Layout", ["small multiples", "overlaid"], key="cmp_layout",
                                 horizontal=True) == "overlaid"
     x_grid = next(iter(tables.values()))["x"].to_numpy()
     labels = {n: METHODS[n].label for n in tables}

@@ -150,6 +150,7 @@ class LiveTraining:
     loss_slot: st.delta_generator.DeltaGenerator
     log: bool
     pinned: BandData | None = None
+    reference: result.Overlay | None = None  # the reference posterior's band, kept over the live frames
     on_chart: go.Figure | None = None  # what the editor showed before the run: put back if the run fails
     keep_range: bool = False  # live frames keep on_chart's y axis (a fit's), so a point being moved stays put
     running: Running = field(default_factory=Running)  # what Stop keeps
@@ -192,7 +193,7 @@ class LiveTraining:
         title = f"during training: epoch {p.epoch:,}"
         if self._band_fig is None:
             self._band_fig = result.editor_figure(data, view, self.state.points, result.drawn_truth(self.fn, data),
-                                                  title=title, pinned=self.pinned)
+                                                  title=title, pinned=self.pinned, reference=self.reference)
         else:
             update_band(self._band_fig, data, view, title=title)
         if self.keep_range and self.on_chart is not None:

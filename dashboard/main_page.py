@@ -12,7 +12,7 @@ import streamlit as st
 
 import bnn
 from bnn.config import Config
-from dashboard import editing, icons, live, pin, result, session, sidebar
+from dashboard import editing, icons, live, pin, reference, result, session, sidebar
 from dashboard import points as points_panel
 from dashboard.figures.band import BandData
 from dashboard.model import runner
@@ -84,7 +84,9 @@ def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, pre
     return Chart(result.prior_band(state.config, view), "the prior, before training", prior=True)
 
 
-def training_panel(state: AppState, fn: object) -> None:
+def training_panel(state: AppState, fn: object) -> tuple[st.delta_generator.DeltaGenerator, reference.Request]:
+    """Train, Stop, Live; the point editor with the band; status, loss, Pin, the reference's line.
+    Returns where the reference's progress goes and what was asked of it (for :func:`reference.wait`)."""
     ss = st.session_state
     buttons = st.columns([1, 1, 2, 2], vertical_alignment="center")
     clicked = buttons[0].button("Train", key="train", type="primary", width="stretch")
@@ -114,18 +116,27 @@ def training_panel(state: AppState, fn: object) -> None:
         stop_slot.button("Stop", key="stop", on_click=live.stop, width="stretch")
     # Nothing above the chart changes height between runs: a point being dragged stays under the pointer.
     editor_box, frame_slot, status, notice = st.container(), st.empty(), st.empty(), st.empty()
+    reference_box = st.container()
     band_note, pin_slot, loss_slot = st.empty(), st.container(), st.empty()
     pinned = pin.pinned_band(state.view)
+    reference_box.toggle("Compare with the reference", key=reference.TOGGLE, persist_state="session",
+                         disabled=not has_points,
+                         help="Overlay the exact posterior of this model, sampled by HMC (in the background: it "
+                              "takes seconds), to see where the band is too narrow.")
+    asked = reference.request(state)
+    ref = reference.overlay(asked, state.view)
     preview = live.preview(shown, state) if decision.preview else None
     chart = first_chart(state, fitted, key, preview, stopped, shown)
     truth = result.drawn_truth(fn, chart.data)
-    figure = result.editor_figure(chart.data, state.view, state.points, truth, title=chart.title, pinned=pinned)
+    figure = result.editor_figure(chart.data, state.view, state.points, truth, title=chart.title, pinned=pinned,
+                                  reference=ref)
     editing.hold_y_range(figure)
     with editor_box:
         editing.mount(figure, state.points, live_on, result.draws_of(chart.data))
     if decision.train:
         fitted = live.run(state, live.LiveTraining(state, fn, status, notice, frame_slot, loss_slot, log_scale,
-                                                   pinned=pinned, on_chart=figure, keep_range=not chart.prior))
+                                                   pinned=pinned, reference=ref, on_chart=figure,
+                                                   keep_range=not chart.prior))
     stop_slot.button("Stop", key="stop_idle", disabled=True, width="stretch", help="Stops a training run.")
     if not decision.train and fitted is not None:
         ss[live.SHOWN] = live.Shown(key, fitted, state)
@@ -133,13 +144,15 @@ def training_panel(state: AppState, fn: object) -> None:
     status_line(status, key, refused, stopped, shown, decision.train, has_points)
     on_screen = stopped or shown
     if not has_points or on_screen is None:
-        return
+        return reference.panel(reference_box, asked, None, state, ref), asked
     fresh = decision.train and fitted is not None  # trained on this run: its band replaces the live frames
     result.draw_fit(on_screen.fitted, on_screen.key, state, fn, frame_slot if fresh else None, loss_slot, log_scale,
-                    pinned=pinned, band_note=band_note, title=on_screen.label)
+                    pinned=pinned, band_note=band_note, title=on_screen.label, reference=ref)
     if stopped is None:  # Pin keeps finished fits
         with pin_slot:
             pin.panel(on_screen, state.view)
+    band = result.band_data(on_screen.fitted, on_screen.key, state.view)[0]
+    return reference.panel(reference_box, asked, band, state, ref), asked
 
 
 def render() -> None:
@@ -160,5 +173,6 @@ def render() -> None:
         sidebar.presets(session.active_preset(state))
     encoded = session.write_link(state)
     with left:
-        training_panel(state, fn)
+        progress, asked = training_panel(state, fn)
         result.share_box(encoded)
+    reference.wait(asked, progress)  # last: the page is drawn and usable while the reference samples

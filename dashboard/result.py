@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,15 @@ from dashboard.model.truth import Drawn, drawable
 from dashboard.model.view import View
 from dashboard.points import truth_on
 
+
+@dataclass(frozen=True)
+class Overlay:
+    """A reference posterior's prediction table on the band's grid, and how its legend names it."""
+
+    table: pd.DataFrame
+    label: str
+
+
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "bnn-band"}}
 
 
@@ -46,10 +56,13 @@ def band_data(fitted: bnn.Fitted, key: runner.Key, view: View) -> tuple[band.Ban
 
 
 def editor_figure(data: band.BandData, view: View, points: Points, truth: Drawn | None, title: str = "",
-                  pinned: band.BandData | None = None) -> go.Figure:
-    """The band as the point editor shows it: the points frame the y axis, the editor draws them."""
+                  pinned: band.BandData | None = None, reference: Overlay | None = None) -> go.Figure:
+    """The band as the point editor shows it: the points frame the y axis, the editor draws them;
+    ``reference``: the reference posterior's band over it."""
     fig = band.band_figure(data, view, points=(points.x, points.y), truth=None if truth is None else truth.y,
-                           title=title, pinned=pinned, draw_points=False)
+                           title=title, pinned=pinned, draw_points=False,
+                           reference=None if reference is None else reference.table,
+                           reference_label=reference.label if reference is not None else "reference (HMC)")
     # The same margins with or without a title (a preview's, a live frame's): the plotting area must not
     # move between runs, or a point being dragged would land elsewhere than under the pointer.
     # The left margin is set, not left to automargin, which measured the tick labels short inside the
@@ -96,7 +109,8 @@ def show(slot: st.delta_generator.DeltaGenerator, fig: go.Figure, key: str) -> N
 def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[[np.ndarray], np.ndarray] | None,
              band_slot: st.delta_generator.DeltaGenerator | None, loss_slot: st.delta_generator.DeltaGenerator,
              log_scale: bool, pinned: band.BandData | None = None,
-             band_note: st.delta_generator.DeltaGenerator | None = None, title: str = "") -> None:
+             band_note: st.delta_generator.DeltaGenerator | None = None, title: str = "",
+             reference: Overlay | None = None) -> None:
     """The band of ``fitted`` in the current view with the current points, its loss curve, the downloads
     (of a finished fit only). ``band_slot``: where a frame puts the band into the point editor, when the
     editor was mounted with another band on this run (a fit that finished during it), else None;
@@ -108,7 +122,7 @@ def draw_fit(fitted: bnn.Fitted, key: runner.Key, state: AppState, fn: Callable[
                    f"{state.view.samples}, to keep the page quick.")
     truth = drawn_truth(fn, data)
     if band_slot is not None:
-        figure = editor_figure(data, state.view, state.points, truth, title=title, pinned=pinned)
+        figure = editor_figure(data, state.view, state.points, truth, title=title, pinned=pinned, reference=reference)
         editing.push(figure, band_slot, frame=0, draws=draws_of(data))
     if truth is not None and truth.note:
         (band_note or st).caption(escape_markdown(truth.note))  # its x range is the visitor's: shown as typed

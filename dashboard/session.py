@@ -178,7 +178,9 @@ PRESETS = {
     "article": Preset("Article settings", "The article's run: 1-32-1 sigmoid net, six points of -x⁴ + 3x² + 1.",
                       AppState, GeneratorFields.of_toy(toys.get("quartic"))),
     # its points lie on [-4, -2] and [2, 4]; the fields span both (Generate then fills the gap)
-    "gap": Preset("Gap between clusters", "Points on two separate intervals: watch the band widen in between.",
+    "gap": Preset("Gap between clusters", ("Points on two separate intervals. Mean-field VI's band stays narrow "
+                  "in between, where nothing is known (Foong et al. 2019): turn on Compare with the reference to see "
+                  "how wide it should be."),
                   _gap, GeneratorFields.of_toy(toys.get("gap"))),
     "noise": Preset("Noisy data, learned noise", "100 noisy points of sin(2x); the noise σ is learned and the "
                     "band shows new observations y, not only f.", _noisy, NOISY_DATA),

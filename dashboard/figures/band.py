@@ -23,6 +23,7 @@ from dashboard.model.view import Band, View
 BAND_COLOUR = "31, 119, 180"
 PINNED_COLOUR = "110, 110, 110"  # a pinned run: grey, under the current band
 INNER_COLOUR = "31, 119, 180"
+REFERENCE_COLOUR = "#ff7f0e"  # the reference posterior's lines (orange: apart from the blue band and grey pin)
 ANIMATION_DRAWS = 30  # posterior draws the Play button cycles through (3 s at 10 a second)
 
 
@@ -53,11 +54,15 @@ def _bounds(view: View) -> tuple[str, str, str]:
 
 def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray] | None = None,
                 truth: np.ndarray | None = None, title: str = "", pinned: BandData | None = None,
-                pinned_label: str = "pinned run", draw_points: bool = True) -> go.Figure:
+                pinned_label: str = "pinned run", draw_points: bool = True,
+                reference: pd.DataFrame | None = None, reference_label: str = "reference (HMC)") -> go.Figure:
     """Mean, band(s), drawn functions, true function and points; hover gives x, mean, interval.
 
     ``pinned``: an earlier run's band, drawn first (under the rest) in grey with a dashed mean.
     ``draw_points=False``: the points frame the y axis but are not drawn (the point editor draws them).
+    ``reference``: a prediction table of the reference posterior on the same grid, drawn as orange
+    lines (its band's bounds dashed, its mean dotted) over the band; it does not frame the y axis
+    (between clusters it is often many times wider than the band, which would flatten the rest).
     Every trace has a ``uid`` naming its part, so :func:`update_band` can put new numbers in."""
     t = _columns(data.table)
     lo, hi, what = _bounds(view)
@@ -87,6 +92,18 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
         hovertemplate=(f"x = %{{x:.3f}}<br>mean = %{{y:.3f}}<br>{view.level:.0%} interval of {what}: "
                        "[%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>"),
     )
+    if reference is not None:
+        r = _columns(reference)
+        style = {"color": REFERENCE_COLOUR, "width": 2}
+        fig.add_scatter(x=r["x"], y=r[lo], mode="lines", line={**style, "dash": "dash"}, uid="reference_lo",
+                        name=f"{reference_label}: {view.level:.0%} interval of {what}", legendgroup="reference",
+                        hovertemplate="x = %{x:.3f}<br>reference lower = %{y:.3f}<extra></extra>")
+        fig.add_scatter(x=r["x"], y=r[hi], mode="lines", line={**style, "dash": "dash"}, uid="reference_hi",
+                        showlegend=False, legendgroup="reference",
+                        hovertemplate="x = %{x:.3f}<br>reference upper = %{y:.3f}<extra></extra>")
+        fig.add_scatter(x=r["x"], y=r["mean"], mode="lines", line={**style, "dash": "dot"}, uid="reference_mean",
+                        name=f"{reference_label}: mean", legendgroup="reference",
+                        hovertemplate="x = %{x:.3f}<br>reference mean = %{y:.3f}<extra></extra>")
     if points is not None and draw_points:
         fig.add_scatter(x=points[0], y=points[1], mode="markers", name="training points", uid="points",
                         marker={"color": "#d62728", "size": 8, "line": {"color": "white", "width": 1}},

@@ -52,8 +52,9 @@ def test_run_fits_each_method_and_shows_bands_and_scores():
     # the article's points have a gap (-1, 1) and a true function: every score is a number
     assert np.isfinite(scores.to_numpy(dtype=float)).all()
     assert any("HMC: 8 chains × 20 draws" in c.value for c in at.caption)
-    # switching to small multiples redraws from the cache, no new fit
-    at.radio(key="cmp_layout").set_value("small multiples").run()
+    assert at.radio(key="cmp_layout").value == "small multiples"  # the default: no band swamps the others
+    # switching to overlaid redraws from the cache, no new fit
+    at.radio(key="cmp_layout").set_value("overlaid").run()
     assert not at.exception and at.get("plotly_chart")
     assert not at.info  # nothing left to run
 

@@ -45,7 +45,7 @@ def test_gap_preset_every_method_bands_and_scores(compare_page: Page, screenshot
     expect(page.get_by_text("Gap score: mean epistemic std in gaps")).to_be_visible()
     page.locator(CHART).scroll_into_view_if_needed()
     screenshot(page, "compare")
-    stdriver.rerun_after(page, lambda: page.get_by_text("small multiples").click())
+    stdriver.rerun_after(page, lambda: page.get_by_text("overlaid").click())
     assert len(_bands(page)) == 6
     assert not stdriver.exception_texts(page)
 
