@@ -18,6 +18,7 @@ from bnn import methods
 from bnn.errors import BNNError
 from bnn.evaluation import regions
 from bnn.methods import METHODS, FittedMethod, MethodProgress
+from bnn.methods.hmc import HMCConfig
 from dashboard import icons, session
 from dashboard.figures.compare import comparison_figure
 from dashboard.model import runner
@@ -85,10 +86,14 @@ def settings_widgets(name: str) -> dict:
                    "likelihood. What a smooth prior on functions says.")
         return {}
     if name == "hmc":
-        return {"chains": st.number_input("chains", 2, 256, 64, key="cmp_hmc_chains"),
-                "warmup": st.number_input("warm-up iterations", 0, 2000, 300, key="cmp_hmc_warmup"),
-                "draws": st.number_input("kept iterations", 1, 2000, 200, key="cmp_hmc_draws"),
-                "steps": st.number_input("most leapfrog steps", 1, 200, 30, key="cmp_hmc_steps")}
+        d = HMCConfig()  # the defaults: the reference its docs certify on the article's problem
+        return {"chains": st.number_input("chains", 2, 256, d.chains, key="cmp_hmc_chains"),
+                "temperatures": st.number_input("temperatures per chain (1: no replica exchange)", 1, 64,
+                                                d.temperatures, key="cmp_hmc_temperatures"),
+                "warmup": st.number_input("warm-up iterations", 0, 2000, d.warmup, key="cmp_hmc_warmup"),
+                "draws": st.number_input("kept draws per chain", 1, 5000, d.draws, key="cmp_hmc_draws"),
+                "thin": st.number_input("iterations per kept draw", 1, 20, d.thin, key="cmp_hmc_thin"),
+                "steps": st.number_input("most leapfrog steps", 1, 200, d.steps, key="cmp_hmc_steps")}
     st.caption("Fitted with its default settings.")  # a method registered after this page was written
     return {}
 

@@ -149,8 +149,10 @@ def method_work(name: str, settings: dict[str, Any], config: Config, n_points: i
     """A rough count of multiply-adds of one method's fit (``bnn.methods``), to refuse runs that
     would hold the server for minutes (see ``Limits.method_work``)."""
     base = weight_count(config, input_dim) * n_points
-    if name == "hmc":
-        return base * settings["chains"] * (settings["warmup"] + settings["draws"]) * settings["steps"]
+    if name == "hmc":  # every replica (chains x temperatures) takes up to `steps` gradients an iteration
+        replicas = settings["chains"] * settings.get("temperatures", 1)
+        iterations = settings["warmup"] + settings["draws"] * settings.get("thin", 1)
+        return base * replicas * iterations * settings["steps"]
     if name == "bbb":
         return base * config.epochs * config.train_samples
     if name == "gp":  # a Cholesky of the N x N kernel per L-BFGS step (its default settings if not given)
