@@ -52,6 +52,9 @@ def test_run_fits_each_method_and_shows_bands_and_scores():
     # the article's points have a gap (-1, 1) and a true function: every score is a number
     assert np.isfinite(scores.to_numpy(dtype=float)).all()
     assert any("HMC: 8 chains × 20 draws" in c.value for c in at.caption)
+    # each method's distance to the reference: 0 for HMC itself, above 0 for the others
+    distance = scores["distance to HMC"]
+    assert distance["HMC (reference)"] == 0 and (distance.drop("HMC (reference)") > 0).all()
     assert at.radio(key="cmp_layout").value == "small multiples"  # the default: no band swamps the others
     # switching to overlaid redraws from the cache, no new fit
     at.radio(key="cmp_layout").set_value("overlaid").run()
