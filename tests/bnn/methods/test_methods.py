@@ -270,3 +270,23 @@ def test_methods_benchmark_measures_and_reports(capsys):
     for wall, cpu, std0, std45, _gap in rows.values():
         assert wall > 0 and cpu > 0 and std0 > 0 and std45 > 0
     assert rows["ensemble"][4] > 2  # the ensemble's members disagree in the gap toy's gap
+
+
+def test_methods_benchmark_puts_each_method_against_the_reference(capsys, monkeypatch):
+    from benchmarks import methods_bench
+    from bnn.methods import hmc
+
+    # a short sampler: the table's mechanics, not the reference's quality (tests/bnn/methods/test_reference.py)
+    short = hmc.HMCConfig(chains=4, warmup=30, draws=30, steps=5, temperatures=2, thin=1)
+    real_fit = hmc.fit
+    monkeypatch.setattr(methods_bench, "fit_method", lambda name, x, y, config: (
+        real_fit(x, y, config, short) if name == "hmc" else fit_method(name, x, y, config)))
+    assert methods_bench.main(["--methods", "laplace", "hmc"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("Against the HMC reference"))
+    rows = [line.split() for line in out[start + 1:] if line.startswith("  ")]
+    assert [r[0] for r in rows] == ["laplace", "hmc", "laplace", "hmc"]  # the article, then the gap toy
+    for name, distance, gap_ratio, wider in rows:
+        assert float(gap_ratio) > 0 and float(wider) > 0
+        assert (float(distance) == 0) == (name == "hmc")  # the reference is at distance 0 from itself
+        assert name != "hmc" or float(wider) == 1.0
