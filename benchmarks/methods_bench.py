@@ -30,7 +30,7 @@ from bnn.methods import METHODS, fit_method
 from bnn.train import set_threads
 
 PROBES = (0.0, 4.5)
-HMC_BUDGET_SECONDS = 20.0  # the budget for the reference sampler on these 2 cores
+HMC_BUDGET_SECONDS = 20.0  # the budget for the reference sampler: CPU seconds on one core
 
 
 GRID_SAMPLES = 1000  # draws behind each band on the grids (the reference's pooled draws: about as many)
@@ -88,9 +88,9 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
     for name, r in results.items():
         lines.append(f"{name:<10} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['std_f_x0']:>9.2f} "
                      f"{r['std_f_x4.5']:>11.2f} {r['gap_score']:>10.2f}")
-    if "hmc" in results:
-        ok = results["hmc"]["wall_s"] < HMC_BUDGET_SECONDS
-        lines.append(f"hmc within the {HMC_BUDGET_SECONDS:g} s budget: {'yes' if ok else 'NO'}")
+    if "hmc" in results:  # the budget is CPU time on one core (wall time grows with the machine's load)
+        ok = results["hmc"]["cpu_s"] < HMC_BUDGET_SECONDS
+        lines.append(f"hmc within the {HMC_BUDGET_SECONDS:g} s CPU budget: {'yes' if ok else 'NO'}")
     return lines
 
 
