@@ -13,8 +13,10 @@ the start of a run; the rules:
 - live mode, the session's first fit, or a run of these settings that a rerun interrupted: train,
   with a preview first when one can start from the fit on screen.
 
-A fit expected to finish about as soon as a preview would (``quick``: the article's network
-trains in a tenth of a second) gets no preview before it: the preview would only delay its band.
+A press of Train on a fit expected to finish about as soon as a preview would (``quick``: the
+article's network trains in a tenth of a second) gets no preview before it: the preview would only
+delay the band asked for. An edit in live mode keeps its preview: it answers the edit first
+(measured: the first band after a click 0.40 s with it, 0.56 s without, at p50).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Situation:
     pending: bool  # a run of these settings was asked for and did not finish (a rerun interrupted it)
     first: bool  # the session has no finished fit yet
     can_preview: bool  # a fit on screen whose network a preview can start from
-    quick: bool = False  # the fit is expected to take about as long as a preview: train it at once
+    quick: bool = False  # the fit is expected to take about as long as a preview: Train trains it at once
 
 
 @dataclass(frozen=True)
@@ -59,5 +61,5 @@ def plan(s: Situation) -> Plan:
     if s.dragging:
         return Plan(preview=s.live and s.can_preview, train=False)
     if s.live or s.first or s.pending:
-        return Plan(preview=s.can_preview and not s.first and not s.quick, train=True)
+        return Plan(preview=s.can_preview and not s.first, train=True)
     return NOTHING

@@ -48,9 +48,10 @@ def test_no_preview_without_a_fit_to_start_from() -> None:
     assert plan(replace(EDIT, dragging=True, can_preview=False)) == NOTHING
 
 
-def test_a_quick_fit_trains_at_once_without_a_preview() -> None:
+def test_train_on_a_quick_fit_trains_at_once_without_a_preview() -> None:
     quick = replace(EDIT, quick=True)
-    assert plan(quick) == Plan(preview=False, train=True)
     assert plan(replace(quick, live=False, clicked=True)) == Plan(preview=False, train=True)
-    assert plan(replace(quick, live=False, pending=True)) == Plan(preview=False, train=True)
-    assert plan(replace(quick, dragging=True)) == Plan(preview=True, train=False)  # a drag still only previews
+    assert plan(replace(quick, clicked=True)) == Plan(preview=False, train=True)
+    # an edit in live mode still answers with a preview first, and a drag still only previews
+    assert plan(quick) == Plan(preview=True, train=True)
+    assert plan(replace(quick, dragging=True)) == Plan(preview=True, train=False)
