@@ -11,7 +11,7 @@ probes), divergences, swap acceptance and round trips. Then the issue's criteria
 - two seeds agree within 10 % in std f on >= 90 % of 201 points over [-5, 5], within 25 % everywhere;
 - the same agreement with the stored Pyro NUTS summary (tests/fixtures/nuts_article.json), if present.
 
-``--longer 2 4`` also runs 2x and 4x the default number of draws once (seed 0) and shows what
+``--longer 2 4`` also runs 2x and 4x the default number of draws once (seeds 100, 101) and shows what
 that changes: its certificate, and its agreement with the default runs and with NUTS.
 Agreement at a point is max(a, b) / min(a, b) - 1 of the two std f values.
 """
@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
         criteria["each run vs NUTS within 25 % everywhere"] = all(a["max"] <= 0.25 for a in versus_nuts)
 
     longer = []
-    for factor in args.longer:
+    for i, factor in enumerate(args.longer):  # each its own seed: runs of one seed share their beginning
         long_settings = dataclasses.replace(settings, draws=int(round(settings.draws * factor)))
-        r = run_once(long_settings, args.seeds[0] + 100)
+        r = run_once(long_settings, args.seeds[0] + 100 + i)
         r["factor"] = factor
         r["vs_seeds"] = [agreement(np.array(r["std"]), np.array(d["std"])) for d in runs]
         print(describe(r, f"{factor:g}x draws (seed {r['seed']})"), flush=True)
