@@ -123,7 +123,7 @@ def training_panel(state: AppState, fn: object) -> tuple[st.delta_generator.Delt
                          disabled=not has_points,
                          help="Overlay the exact posterior of this model, sampled by HMC (in the background: it "
                               "takes seconds), to see where the band is too narrow.")
-    asked = reference.request(state)
+    asked = reference.request(state, dragging=editing.dragging())
     ref = reference.overlay(asked, state.view)
     preview = live.preview(shown, state) if decision.preview else None
     chart = first_chart(state, fitted, key, preview, stopped, shown)

@@ -34,6 +34,7 @@ from dashboard.model.view import View
 from dashboard.result import Overlay
 
 TOGGLE = "show_reference"  # the toggle's key (a preference of the session, not in the link)
+ASKED = "reference_asked"  # the key of the reference this session asked for last
 SETTINGS = HMCConfig()  # the sampler's defaults: the reference its docs certify on the article's problem
 POLL = 0.5  # seconds between progress redraws while the page waits for the reference
 SAMPLES = 400  # pooled draws behind the reference's band
@@ -63,16 +64,34 @@ def _refusal(state: AppState) -> str | None:
     return None
 
 
-def request(state: AppState) -> Request:
-    """The reference job of ``state`` if the toggle is on (started if new), else nothing."""
-    if not st.session_state.get(TOGGLE) or not len(state.points):
+def request(state: AppState, dragging: bool = False) -> Request:
+    """The reference job of ``state`` if the toggle is on (started if new), else nothing. Mid-drag
+    no job starts (each report of a drag is another point set); the session's job for other points
+    or settings is released, so that an edit does not leave a sampler running for nobody."""
+    ss = st.session_state
+    key = key_of(state) if len(state.points) else None
+    if not ss.get(TOGGLE) or key is None:
+        _release_other(None)
         return Request()
     reason = _refusal(state)
     if reason is not None:
+        _release_other(None)
         return Request(refused=escape_markdown(reason))
+    if dragging:
+        return Request(job=JOBS.get(key))
+    _release_other(key)
     points, config = state.points, state.config
-    return Request(job=JOBS.request(key_of(state), lambda callback: fit_method(
+    return Request(job=JOBS.request(key, lambda callback: fit_method(
         "hmc", points.x, points.y, config, SETTINGS, callback=callback)))
+
+
+def _release_other(key: runner.Key | None) -> None:
+    """Release the job this session asked for last unless it is ``key``; remember ``key``."""
+    ss = st.session_state
+    asked = ss.get(ASKED)
+    if asked is not None and asked != key:
+        JOBS.release(asked)
+    ss[ASKED] = key
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -13,6 +13,7 @@ a bounded LRU. Plain Python (no Streamlit).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -77,6 +78,14 @@ class Jobs:
             self._trim()
         threading.Thread(target=self._run, args=(job, fit), name="bnn-reference", daemon=True).start()
         return job
+
+    def release(self, key: runner.Key) -> None:
+        """The asker has moved on (other points, or the toggle off): a job still running stops at
+        its next progress report (another session that wants it starts it again)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and not job.done.is_set():
+                job.touched = -math.inf
 
     def get(self, key: runner.Key) -> Job | None:
         with self._lock:

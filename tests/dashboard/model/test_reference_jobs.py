@@ -67,3 +67,15 @@ def test_an_unexpected_error_does_not_escape_the_thread() -> None:
     job = jobs.request(KEY, lambda callback: 1 / 0)
     assert job.done.wait(5)
     assert job.error == "the sampler failed on our side"
+
+
+def test_a_released_job_stops_at_its_next_report() -> None:
+    jobs = Jobs()
+    job = jobs.request(KEY, _fit(1000))
+    while job.progress is None:
+        time.sleep(0.005)
+    jobs.release(KEY)
+    assert job.done.wait(5)
+    assert job.result is None and job.progress.step < 1000
+    assert jobs.get(KEY) is None
+    jobs.release(("other", b""))  # nothing asked under that key: nothing happens
