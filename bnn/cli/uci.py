@@ -6,7 +6,10 @@ log-likelihood and 95 % coverage (mean ± standard error over the splits) beside
 published VI, PBP and MC dropout figures, and optionally writes every per-split figure to
 JSON. ``--protocol gap`` runs the gap splits (one per input feature) instead; their table
 gives each score's mean over the feature splits and its worst split, and no published
-columns (the published figures are for the standard splits).
+columns (the published figures are for the standard splits). ``--method-options JSON`` passes
+the method's own settings (the dict :func:`bnn.methods.config_for` takes, such as
+``'{"rank": 20}'`` for fullcov or ``'{"tune": "none"}'`` for laplace) over the protocol's;
+they are checked before any data is read and written to the JSON output.
 """
 
 from __future__ import annotations
@@ -15,24 +18,29 @@ import argparse
 import json
 import subprocess
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
+from bnn.cli.inputs import UsageError, parse_json
+from bnn.config import Config
 from bnn.errors import BNNError
 from bnn.evaluation import uci
 from bnn.evaluation.uci import SplitProtocol
-from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, run
+from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, method_settings_with, run
+from bnn.methods import config_for
 from bnn.train import Progress
 
 TABLE_METHODS = ("VI", "PBP", "MC dropout")
 DEFAULT_DATA_DIR = "../shared/data/uci"  # relative to the current folder: the repository root, in this project
 
 
-class UCIUsageError(BNNError):
-    """A bad value of an option of ``python -m bnn uci``."""
+class UCIUsageError(UsageError):
+    """A bad value of an option of ``python -m bnn uci`` (exit code 2, as every usage error)."""
 
 
 def add_uci(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +70,10 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
                         "ensemble (5 members, the paper's 40 epochs), laplace (prior and noise tuned by the "
                         "evidence), fullcov (full-covariance VI: slow, about a minute a split on yacht), all with the "
                         "same network, or gp (exact GP regression; up to 2,000 training rows)")
+    p.add_argument("--method-options", metavar="JSON", default=None,
+                   help="the method's own settings as a JSON object, over the protocol's (which the JSON output "
+                        "records), e.g. '{\"rank\": 20}' for fullcov (low rank plus diagonal) or "
+                        "'{\"tune\": \"none\"}' for the untuned laplace")
     p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_uci)
@@ -78,6 +90,39 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
     return protocol
 
 
+def method_options(method: str, text: str | None, protocol: Protocol) -> dict[str, Any]:
+    """``--method-options``'s JSON object, checked by the method's config dataclass over the protocol's
+    settings for ``method`` (so a bad key or value fails here, before any data is read)."""
+    if text is None:
+        return {}
+    try:
+        options = parse_json(text, "--method-options")
+    except BNNError as exc:
+        raise UCIUsageError(str(exc)) from None
+    if not isinstance(options, dict):
+        raise UCIUsageError(f"--method-options must be a JSON object such as '{{\"rank\": 20}}', "
+                            f"got {type(options).__name__}")
+    if options and method == "bbb":
+        raise UCIUsageError("--method-options: bbb has no settings of its own (its model and optimiser are the "
+                            "protocol's); give options with another --method")
+    try:
+        method_config(method, protocol.config(50, np.ones(2), 0), options)
+    except BNNError as exc:  # the method's config refused a key or a value
+        raise UCIUsageError(f"--method-options for {method}: {exc}") from None
+    return options
+
+
+def method_config(method: str, config: Config, options: dict[str, Any]) -> dict[str, Any]:
+    """The settings method ``method`` fits a split of model ``config`` with (the protocol's, the options
+    over them), as a JSON object; ``{}`` for Bayes-by-Backprop."""
+    settings = config_for(method, method_settings_with(method, config, options))
+    return {f.name: _plain(getattr(settings, f.name)) for f in fields(settings)}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
 def dataset_names(text: str) -> list[str]:
     if text.strip().lower() == "all":
         return list(uci.FOLDERS)
@@ -89,6 +134,7 @@ def dataset_names(text: str) -> list[str]:
 
 def run_uci(args: argparse.Namespace) -> int:
     protocol = protocol_from_args(args)
+    options = method_options(args.method, args.method_options, protocol)
     names = dataset_names(args.dataset)
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UCIUsageError(f"cannot write {args.out}: the folder {Path(args.out).parent} does not exist")
@@ -96,9 +142,11 @@ def run_uci(args: argparse.Namespace) -> int:
     entries = []
     for name in names:
         dataset = uci.load(args.data_dir, name)
-        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol)
+        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol, options)
         published = uci.published(args.data_dir, name) if split_protocol is SplitProtocol.STANDARD else {}
-        entries.append({**result_entry(result, published), "method": args.method})
+        entries.append({**result_entry(result, published), "method": args.method, "method_options": options,
+                        "method_settings": method_config(args.method, _first_config(dataset, protocol,
+                                                                                    split_protocol), options)})
     print(markdown_table(entries))
     if args.out:
         payload = entries[0] if len(entries) == 1 else {
@@ -108,8 +156,16 @@ def run_uci(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_config(dataset: uci.UCIDataset, protocol: Protocol, split_protocol: SplitProtocol) -> Config:
+    """The model and optimiser of the data set's first split (later splits differ in the seed, and in the
+    epochs only if their training size does)."""
+    train, _ = dataset.split(0, split_protocol)
+    return protocol.config(dataset.n_hidden, dataset.y[train], 0)
+
+
 def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
-                  method: str = "bbb", split_protocol: SplitProtocol = SplitProtocol.STANDARD) -> BenchResult:
+                  method: str = "bbb", split_protocol: SplitProtocol = SplitProtocol.STANDARD,
+                  options: dict[str, Any] | None = None) -> BenchResult:
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
     epochs = [protocol.epochs(dataset.split(i, split_protocol)[0].size) for i in range(count)]
@@ -133,7 +189,7 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
                       f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
         return run(dataset, protocol, splits, on_split=finished, callback=show, method=method,
-                   split_protocol=split_protocol)
+                   split_protocol=split_protocol, method_options=options)
 
 
 def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
@@ -162,8 +218,7 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
         s, pub = e["summary"], e.get("published", {})
-        method = e.get("method", "bbb")
-        row = [e["dataset"] + ("" if method == "bbb" else f" ({method})"), str(len(e["splits"])), _pm(s["rmse"]),
+        row = [_label(e), str(len(e["splits"])), _pm(s["rmse"]),
                *(_pm(pub.get(m, {}).get("rmse")) for m in TABLE_METHODS), _pm(s["test_ll"]),
                *(_pm(pub.get(m, {}).get("test_ll")) for m in TABLE_METHODS),
                _pm(s["coverage95"], percent=True), f"{e['wall_seconds']:.0f}"]
@@ -182,14 +237,21 @@ def gap_table(entries: list[dict[str, Any]]) -> str:
         head += [f"{title} (mean)", f"{title} (worst, feature)"]
     lines = ["| " + " | ".join([*head, "wall (s)"]) + " |", "|" + "---|" * (len(head) + 1)]
     for e in entries:
-        method = e.get("method", "bbb")
-        row = [e["dataset"] + ("" if method == "bbb" else f" ({method})"), str(len(e["splits"]))]
+        row = [_label(e), str(len(e["splits"]))]
         for _, key in GAP_COLUMNS:
             worst, percent = e["worst"][key], key == "coverage95"
             value = _pm({"mean": worst["value"], "se": 0.0}, percent).split(" ± ")[0]
             row += [_pm(e["summary"][key], percent), f"{value} ({worst['split']})"]
         lines.append("| " + " | ".join([*row, f"{e['wall_seconds']:.0f}"]) + " |")
     return "\n".join(lines)
+
+
+def _label(entry: dict[str, Any]) -> str:
+    """'yacht', 'yacht (laplace)' or 'yacht (fullcov {"rank": 20})': the data set, the method unless
+    bbb, and the options given."""
+    method, options = entry.get("method", "bbb"), entry.get("method_options") or {}
+    extra = " ".join(([] if method == "bbb" else [method]) + ([json.dumps(options)] if options else []))
+    return entry["dataset"] + (f" ({extra})" if extra else "")
 
 
 def _pm(stat: dict[str, float] | None, percent: bool = False) -> str:

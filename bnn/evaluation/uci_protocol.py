@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,13 +164,22 @@ def method_settings(method: str, config: Config) -> dict[str, object]:
     return settings[method]
 
 
+def method_settings_with(method: str, config: Config, options: Mapping[str, object] | None = None) -> dict[str, object]:
+    """:func:`method_settings` with the user's own settings (``--method-options``) on top: a key given
+    there replaces the protocol's (the method's config dataclass checks the result when it is built)."""
+    return {**method_settings(method, config), **(options or {})}
+
+
 def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
               config: Config, predict_samples: int, split: int = 0,
-              callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb") -> SplitResult:
-    """Train on one training part and score the predictive mixture on the test part."""
+              callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
+              method_options: Mapping[str, object] | None = None) -> SplitResult:
+    """Train on one training part and score the predictive mixture on the test part. ``method_options``:
+    the method's own settings over the protocol's (:func:`method_settings_with`)."""
     xs_train, xs_test = standardise_inputs(x_train, x_test)
-    fitted = (fit(xs_train, y_train, config, callback=callback, callback_every=200) if method == "bbb"
-              else fit_method(method, xs_train, y_train, config, method_settings(method, config)))
+    fitted = (fit(xs_train, y_train, config, callback=callback, callback_every=200)
+              if method == "bbb" and not method_options
+              else fit_method(method, xs_train, y_train, config, method_settings_with(method, config, method_options)))
     f = fitted.sample_functions(xs_test, samples=predict_samples, seed=config.seed + 10_000)  # (S, N_test)
     scores = score(f, fitted.noise_sigma, y_test)
     return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
@@ -179,9 +188,11 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
         callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
-        split_protocol: SplitProtocol | str = SplitProtocol.STANDARD) -> BenchResult:
+        split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
+        method_options: Mapping[str, object] | None = None) -> BenchResult:
     """The first ``splits`` splits (all by default) of one data set under ``split_protocol``, fitted by
-    ``method``; the network, scores, standardisation and seeds are the same for both split protocols."""
+    ``method`` with its protocol settings and ``method_options`` over them; the network, scores,
+    standardisation and seeds are the same for both split protocols."""
     split_protocol = as_split_protocol(split_protocol)
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
@@ -191,7 +202,8 @@ def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         train, test = dataset.split(i, split_protocol)
         config = protocol.config(dataset.n_hidden, dataset.y[train], i)
         outcome = run_split(dataset.x[train], dataset.y[train], dataset.x[test], dataset.y[test], config,
-                            protocol.predict_samples, split=i, callback=callback, method=method)
+                            protocol.predict_samples, split=i, callback=callback, method=method,
+                            method_options=method_options)
         result.splits.append(outcome)
         if on_split is not None:
             on_split(outcome)
