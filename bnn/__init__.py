@@ -5,11 +5,14 @@
     fitted = bnn.fit(x, y, cfg)              # x: (N,) or (N, D); y: (N,)
     table = bnn.predict(fitted, x_new, samples=100, level=0.95)
     before = bnn.prior(cfg)                  # the prior predictive: the same table and draws
+
+    clf = bnn.fit(x2, labels, bnn.Config(likelihood="categorical"))   # labels 0..K-1
+    bnn.predict(clf, x_new)                  # p0..p{K-1}, label, entropy = aleatoric + epistemic
 """
 
 from __future__ import annotations
 
-from bnn.config import Activation, Config, Init, KLEstimator
+from bnn.config import Activation, Config, Init, KLEstimator, Likelihood
 from bnn.errors import BNNError, ConfigError, ExpressionError, ModelFileError, PointsError
 from bnn.expr import compile_expression
 from bnn.io import load, save
@@ -26,6 +29,7 @@ __all__ = [
     "Fitted",
     "Init",
     "KLEstimator",
+    "Likelihood",
     "ModelFileError",
     "PointsError",
     "Prior",

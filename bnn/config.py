@@ -43,6 +43,15 @@ class KLEstimator(StrEnum):
     """The article's Monte Carlo estimate log q(w) - log p(w) at the sampled weights."""
 
 
+class Likelihood(StrEnum):
+    """What the network's outputs model."""
+
+    GAUSSIAN = "gaussian"
+    """Regression: one output f, y ~ N(f, noise_sigma^2) (the article's)."""
+    CATEGORICAL = "categorical"
+    """Classification: K outputs, labels 0..K-1 ~ Categorical(softmax(f)); K = 2 is binary."""
+
+
 class Init(StrEnum):
     """Initialisation of the variational parameters."""
 
@@ -58,6 +67,7 @@ MAX_LAYERS = 8
 MAX_UNITS = 4096
 MAX_EPOCHS = 1_000_000
 MAX_SAMPLES = 4096
+MAX_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,9 @@ class Config:
     local_reparam: bool = False  # sample pre-activations per example (Kingma et al. 2015)
     standardize: bool = False  # fit on standardised x and y, report in original units
     seed: int = 0
+    likelihood: Likelihood = Likelihood.GAUSSIAN
+    # categorical only: the number of classes K; None infers it from the labels (largest + 1)
+    classes: int | None = None
 
     def __post_init__(self) -> None:
         # Coerce the JSON-friendly forms (lists, strings) to the typed ones, then check.
@@ -86,6 +99,7 @@ class Config:
         object.__setattr__(self, "activation", as_enum(Activation, self.activation, "activation"))
         object.__setattr__(self, "kl", as_enum(KLEstimator, self.kl, "kl"))
         object.__setattr__(self, "init", as_enum(Init, self.init, "init"))
+        object.__setattr__(self, "likelihood", as_enum(Likelihood, self.likelihood, "likelihood"))
         for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight"):
             object.__setattr__(self, name, as_float(getattr(self, name), name))
         for name in ("epochs", "train_samples", "seed"):
@@ -116,6 +130,19 @@ class Config:
                 "local_reparam samples pre-activations, not weights, so log q(w) is not "
                 "available: use kl='closed' with local_reparam"
             )
+        self._check_likelihood()
+
+    def _check_likelihood(self) -> None:
+        if self.classes is not None:
+            k = as_int(self.classes, "classes")
+            object.__setattr__(self, "classes", k)
+            if self.likelihood is not Likelihood.CATEGORICAL:
+                raise ConfigError(f"classes is for likelihood='categorical' only, got classes={k!r} with "
+                                  f"likelihood={self.likelihood.value!r}")
+            require(2 <= k <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (or null to infer it)", k)
+        if self.likelihood is Likelihood.CATEGORICAL and self.learn_noise:
+            raise ConfigError("learn_noise is for likelihood='gaussian' only: a categorical likelihood has "
+                              "no noise std to learn")
 
     # ---- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -49,6 +49,30 @@ def as_targets(y: ArrayLike, n: int | None = None, name: str = "y") -> np.ndarra
     return arr
 
 
+def as_labels(y: ArrayLike, n: int | None = None, classes: int | None = None,
+              name: str = "labels") -> tuple[np.ndarray, int]:
+    """Class labels 0..K-1 -> (int64 array (N,), K), checked (and of length n if given).
+
+    K is ``classes`` when given, else the largest label + 1, and must be at least 2. Labels may
+    come as integers or as floats with whole values (a CSV column read as float); anything else
+    raises :class:`PointsError` naming the first offending row."""
+    arr = as_targets(y, n=n, name=name)
+    whole = arr == np.round(arr)
+    if not whole.all():
+        row = int(np.argmin(whole))
+        raise PointsError(f"{name} must be whole numbers 0..K-1 (class indices); "
+                          f"row {row + 1} holds {float(arr[row]):g}")
+    k = int(arr.max()) + 1 if classes is None else classes
+    bad = (arr < 0) | (arr >= k)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise PointsError(f"{name} must lie in 0..{k - 1} for {k} classes; row {row + 1} holds {int(arr[row])}")
+    if k < 2:
+        raise PointsError(f"{name}: a classifier needs at least 2 classes, but every label is 0 "
+                          "(set classes=K to train on one class of K)")
+    return arr.astype(np.int64), k
+
+
 def _as_float_array(values: ArrayLike, name: str) -> np.ndarray:
     if isinstance(values, Tensor):
         values = values.detach().cpu().numpy()
@@ -96,6 +120,16 @@ def to_model_units(x: ArrayLike, y: ArrayLike, standardize: bool,
     y_np = as_targets(y, n=x_np.shape[0])
     scaling = Scaling.from_data(x_np, y_np) if standardize else Scaling.identity(x_np.shape[1])
     return scaling, scaling.x(x_np, dtype), scaling.y(y_np, dtype)
+
+
+def to_model_units_labels(x: ArrayLike, y: ArrayLike, standardize: bool, classes: int | None = None,
+                          dtype: torch.dtype | None = None) -> tuple[Scaling, Tensor, Tensor, int]:
+    """The classifier's :func:`to_model_units`: (scaling, x (N, D), labels (N,) int64, K). Only x is
+    standardised: labels are class indices, with no units to take out."""
+    x_np = as_inputs(x)
+    labels, k = as_labels(y, n=x_np.shape[0], classes=classes)
+    scaling = Scaling.from_data(x_np, np.zeros(1)) if standardize else Scaling.identity(x_np.shape[1])
+    return scaling, scaling.x(x_np, dtype), torch.as_tensor(labels), k
 
 
 @dataclass(frozen=True)

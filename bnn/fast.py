@@ -20,6 +20,9 @@ start, ``load_state_dict``) is seen by the next step, and one that replaces a pa
 tensor is noticed and copied in. The step draws its noise from the run's generator in the
 order of ``bnn.loss.negative_elbo``, so both paths see the same draws, and
 tests/bnn/test_fast_grad.py checks every gradient against autograd's.
+
+Classification (a categorical likelihood, K outputs) is not covered yet: :func:`unsupported`
+says so, and ``bnn.train.prepare(engine="auto")`` then takes autograd.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import torch
 from torch import Tensor
 
 from bnn.adam import Adam
-from bnn.config import KLEstimator
+from bnn.config import KLEstimator, Likelihood
 from bnn.loss import LossTerms
 from bnn.model import BayesMLP
 from bnn.netgrad import LocalPass, Op, WeightPass
@@ -46,6 +49,8 @@ def unsupported(model: object) -> str | None:
     """Why the fast step cannot train ``model``, or None when it can."""
     if type(model) is not BayesMLP:
         return f"the model is a {type(model).__name__}, not bnn.model.BayesMLP"
+    if model.likelihood is not Likelihood.GAUSSIAN:
+        return "the fast step covers the Gaussian likelihood only, not a categorical one (classification)"
     if type(model.posterior) is not MeanFieldGaussian or type(model.layout) is not Layout:
         return "the model's posterior or network has been replaced"
     if model.layout.activation not in ACTIVATIONS:

@@ -9,6 +9,13 @@ estimate of the full-data negative ELBO). The expectation is a Monte Carlo mean 
 S weight samples pushed through the network in one batched pass. The KL is either
 closed form or the article's estimate mean_s [log q(w_s) - log p(w_s)] at the same
 samples. This is the one place where N/|B| and the KL weight are applied.
+
+A classifier (``likelihood="categorical"``) has K logits f_w(x) per point and labels c_i; its
+likelihood term is the same Monte Carlo mean of the summed cross-entropy,
+
+    (N / |B|) * mean_s sum_{i in B} -log softmax(f_{w_s}(x_i))_{c_i},
+
+with the same KL, so every estimator, sampling and minibatching option applies unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from bnn.config import KLEstimator
+from bnn.config import KLEstimator, Likelihood
 from bnn.model import BayesMLP
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -36,7 +44,7 @@ class LossTerms(NamedTuple):
 def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, samples: int,
                   kl: KLEstimator = KLEstimator.CLOSED, kl_weight: float = 1.0,
                   generator: torch.Generator | None = None) -> LossTerms:
-    """x: (B, D), y: (B,) a batch of a data set of ``n_total`` points."""
+    """x: (B, D), y: (B,) a batch of a data set of ``n_total`` points (y int64 labels for a classifier)."""
     q = model.posterior
     if model.local_reparam:  # no weights are drawn, so only the closed form applies
         sigma = q.sigma
@@ -46,7 +54,10 @@ def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, sample
         draw = q.draw(samples, generator)  # one softplus(rho) a step, shared by the draw and the KL
         f = model.layout.forward(x, draw.w)  # (S, B)
         kl_term = q.kl(model.prior_sigma, draw.sigma) if kl is KLEstimator.CLOSED else q.mc_kl(draw, model.prior_sigma)
-    nll = expected_gaussian_nll(f, y, model.loss_noise, scale=n_total / x.shape[0])
+    if model.likelihood is Likelihood.CATEGORICAL:
+        nll = expected_categorical_nll(f, y, scale=n_total / x.shape[0])
+    else:
+        nll = expected_gaussian_nll(f, y, model.loss_noise, scale=n_total / x.shape[0])
     # Multiplying by a weight of 1 would still cost a kernel and its backward every step.
     total = nll + kl_term if kl_weight == 1.0 else nll + kl_weight * kl_term
     return LossTerms(nll=nll, kl=kl_term, total=total)
@@ -57,3 +68,10 @@ def expected_gaussian_nll(f: Tensor, y: Tensor, noise: Tensor | float, scale: fl
     samples, batch = f.shape
     log_noise = math.log(noise) if isinstance(noise, float) else noise.log()
     return (f - y).square().sum() * (0.5 * scale / noise**2 / samples) + scale * batch * (log_noise + _HALF_LOG_2PI)
+
+
+def expected_categorical_nll(logits: Tensor, labels: Tensor, scale: float = 1.0) -> Tensor:
+    """-scale * mean_s sum_i log softmax(logits_si)[labels_i] for logits (S, B, K), labels (B,) int64."""
+    samples, batch, classes = logits.shape
+    flat = labels.expand(samples, batch).reshape(-1)
+    return F.cross_entropy(logits.reshape(-1, classes), flat, reduction="sum") * (scale / samples)

@@ -1,10 +1,12 @@
-"""A Bayesian multilayer perceptron with one output and a Gaussian likelihood.
+"""A Bayesian multilayer perceptron: one output under a Gaussian likelihood, or K under a softmax.
 
 The network (:class:`bnn.network.Layout`) evaluated at weights drawn from the
 mean-field posterior (:class:`bnn.posterior.MeanFieldGaussian`), as in Blundell et al.
 2015. ``hidden=()`` is a single Bayesian linear layer, i.e. Bayesian linear regression,
 which the tests use as a closed-form oracle. The observation noise std is fixed, or one
-learned softplus-parameterised scalar.
+learned softplus-parameterised scalar. With ``likelihood="categorical"`` the last layer has K
+outputs, the logits of a softmax over the classes (K must be resolved: ``config.classes`` set);
+the noise parameter is then kept, frozen and unused, so every model has the same parameters.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bnn.config import Config, Init
+from bnn.config import Config, Init, Likelihood
+from bnn.errors import ConfigError
 from bnn.network import Layout
 from bnn.posterior import MeanFieldGaussian
 
@@ -30,11 +33,19 @@ def softplus_inverse(y: float) -> float:
 
 
 class BayesMLP(nn.Module):
-    """input_dim -> hidden... -> 1, every weight Bayesian; forward gives f samples (S, N)."""
+    """input_dim -> hidden... -> 1 (or K), every weight Bayesian; forward gives f samples (S, N) (or
+    logits (S, N, K))."""
 
     def __init__(self, input_dim: int, config: Config, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.layout = Layout.of(input_dim, config.hidden, config.activation)
+        self.likelihood = config.likelihood
+        self.classes = config.classes
+        if config.likelihood is Likelihood.CATEGORICAL:
+            if config.classes is None:
+                raise ConfigError("a categorical model needs its number of classes: set classes")
+            self.layout = Layout((input_dim, *config.hidden, config.classes), config.activation)
+        else:
+            self.layout = Layout.of(input_dim, config.hidden, config.activation)
         scaled = config.init is Init.SCALED
         mu = self.layout.init_mu(scaled, generator)
         rho = torch.full_like(mu, SCALED_INIT_RHO if scaled else 0.0)
@@ -42,7 +53,7 @@ class BayesMLP(nn.Module):
         self.prior_sigma = config.prior_sigma
         self.local_reparam = config.local_reparam
         self.noise_rho = nn.Parameter(torch.tensor(softplus_inverse(config.noise_sigma)),
-                                      requires_grad=config.learn_noise)
+                                      requires_grad=config.learn_noise)  # learn_noise is gaussian only
         # A fixed noise enters the loss as a Python float: two fewer tensor ops a step.
         self.fixed_noise: float | None = None if config.learn_noise else config.noise_sigma
 
@@ -66,7 +77,7 @@ class BayesMLP(nn.Module):
 
     def forward(self, x: Tensor, samples: int = 1, generator: torch.Generator | None = None,
                 weights: Tensor | None = None) -> Tensor:
-        """x: (N, D) -> sampled network outputs f: (S, N).
+        """x: (N, D) -> sampled network outputs f: (S, N), or logits (S, N, K) for a classifier.
 
         With ``weights`` (S, P) those are used. Otherwise S fresh weight vectors are
         drawn or, with local reparameterisation, S pre-activation draws per example.

@@ -11,6 +11,10 @@ reports, in the target's original units:
 - ``f_lower``/``f_upper``: percentiles of f_s at the central ``level`` (the article's band);
 - ``lower``/``upper``: the central ``level`` interval of y, the exact quantiles of the
   mixture above (found by bisection on its CDF), so they include the noise.
+
+A classifier (``likelihood="categorical"``) has its own table, of class probabilities
+softmax(f_s(x*)) and the entropy's split into aleatoric and epistemic parts: see
+:func:`bnn.uncertainty.classification_table`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from bnn.config import Config
+from bnn.config import Config, Likelihood
 from bnn.data import Scaling, as_inputs
 from bnn.errors import ConfigError, PointsError
+from bnn.uncertainty import classification_table
 
 MAX_PREDICT_SAMPLES = 10_000
 SUMMARY_COLUMNS = ("mean", "std", "lower", "upper", "epistemic_std", "aleatoric_std", "f_lower", "f_upper")
@@ -49,7 +54,7 @@ class Predictive(ABC):
 
     @abstractmethod
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        """S function draws at model-unit inputs x (N, D): (S, N), model units."""
+        """S function draws at model-unit inputs x (N, D): (S, N), model units; a classifier's logits (S, N, K)."""
 
     @property
     @abstractmethod
@@ -65,9 +70,26 @@ class Predictive(ABC):
     def input_dim(self) -> int:
         return len(self.scaling.x_mean)
 
+    @property
+    def is_classifier(self) -> bool:
+        """True for a categorical likelihood: draws are logits (S, N, K), the table holds probabilities."""
+        return self.config.likelihood is Likelihood.CATEGORICAL
+
+    def sample_probabilities(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
+                             generator: torch.Generator | None = None) -> np.ndarray:
+        """A classifier's S posterior draws of the class probabilities at x: (S, N, K), float64.
+
+        The draws come from ``generator`` if given, else from a generator seeded with ``seed``
+        (default: the config's seed), so the same call gives the same draws."""
+        if not self.is_classifier:
+            raise ConfigError("class probabilities need likelihood='categorical'; this model is a regression")
+        check_samples(samples)
+        return self._draws(self.checked_inputs(x), samples, seed, generator)
+
     def sample_functions(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
                          generator: torch.Generator | None = None) -> np.ndarray:
-        """S posterior function draws at x, in original units: (S, N).
+        """S posterior function draws at x, in original units: (S, N); a classifier's are its class
+        probabilities (S, N, K), as :meth:`sample_probabilities`.
 
         The draws come from ``generator`` if given, else from a generator seeded with
         ``seed`` (default: the config's seed), so the same call gives the same draws.
@@ -80,15 +102,24 @@ class Predictive(ABC):
         if generator is None:
             generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
         with torch.no_grad():
-            f = self.draw(self.scaling.x(x_np, self.dtype), samples, generator)  # (S, N)
+            f = self.draw(self.scaling.x(x_np, self.dtype), samples, generator)  # (S, N) or (S, N, K)
+        if self.is_classifier:  # the softmax in float64, so that tiny probabilities keep their digits
+            if f.ndim != 3:  # a method or a prior that does not build K outputs yet
+                raise ConfigError(f"{type(self).__name__} does not support likelihood='categorical' yet: "
+                                  "it drew one output per input, not K logits")
+            return torch.softmax(f.double(), dim=-1).numpy()
         return f.double().numpy() * self.scaling.y_std + self.scaling.y_mean
 
     def predict(self, x_new: ArrayLike, samples: int = 100, level: float = 0.95, seed: int | None = None,
                 generator: torch.Generator | None = None) -> pd.DataFrame:
-        """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
+        """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring); for a
+        classifier, :func:`bnn.uncertainty.classification_table`'s columns."""
         check_level(level)
         check_samples(samples)
         x_np = self.checked_inputs(x_new)
+        if self.is_classifier:
+            probs = self._draws(x_np, samples, seed, generator)
+            return classification_table(x_np, probs, level, input_columns(x_np.shape[1]))
         return predictive_table(x_np, self._draws(x_np, samples, seed, generator), self.noise_sigma, level)
 
     def checked_inputs(self, x: ArrayLike) -> np.ndarray:
@@ -107,7 +138,9 @@ def sample_functions(fitted: Predictive, x: ArrayLike, samples: int = 100,
 
 def predict(fitted: Predictive, x_new: ArrayLike, samples: int = 100, level: float = 0.95,
             seed: int | None = None, generator: torch.Generator | None = None) -> pd.DataFrame:
-    """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring)."""
+    """One row per input: the inputs, then ``SUMMARY_COLUMNS`` (see the module docstring); for a
+    classifier, ``p0..p{K-1}``, ``label``, ``entropy``, ``aleatoric``, ``epistemic`` and each
+    ``p{k}_lower``/``p{k}_upper`` (:func:`bnn.uncertainty.classification_table`)."""
     return fitted.predict(x_new, samples=samples, level=level, seed=seed, generator=generator)
 
 

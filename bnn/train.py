@@ -12,7 +12,7 @@ finite number ends the run with :class:`bnn.errors.TrainingDiverged`, never a Na
 A step has two engines. :class:`bnn.fast.FastStep` computes the gradient by hand and covers
 every model a :class:`Config` describes; autograd on :func:`bnn.loss.negative_elbo` is the
 oracle it is tested against and the fallback for a model it does not cover (one the caller
-replaced or froze: ``Training.engine`` says which ran and why). Both update with
+replaced or froze, or a classifier: ``Training.engine`` says which ran and why). Both update with
 :class:`bnn.adam.Adam`, which, unlike ``torch.optim``, does not import ``torch._dynamo``.
 """
 
@@ -31,8 +31,8 @@ from torch import Tensor
 
 from bnn import fast
 from bnn.adam import Adam
-from bnn.config import Config
-from bnn.data import Scaling, batch_size_for, to_model_units
+from bnn.config import Config, Likelihood
+from bnn.data import Scaling, batch_size_for, to_model_units, to_model_units_labels
 from bnn.errors import TrainingDiverged
 from bnn.loss import LossTerms, negative_elbo
 from bnn.model import BayesMLP
@@ -64,11 +64,14 @@ class Fitted(Predictive):
 
     @property
     def noise_sigma(self) -> float:
-        """The likelihood's std in the target's original units."""
+        """The likelihood's std in the target's original units (NaN for a classifier, which has none)."""
+        if self.config.likelihood is Likelihood.CATEGORICAL:
+            return math.nan
         return float(self.model.noise_sigma.detach()) * self.scaling.y_std
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        """S function draws from the mean-field posterior at model-unit inputs x (N, D): (S, N)."""
+        """S function draws from the mean-field posterior at model-unit inputs x (N, D): (S, N), or
+        logits (S, N, K) for a classifier."""
         return self.model(x, samples=samples, generator=generator)
 
 
@@ -82,7 +85,7 @@ class Progress:
     nll: float
     kl: float
     total: float
-    noise_sigma: float  # in original units
+    noise_sigma: float  # in original units (NaN for a classifier)
     fitted: Fitted  # the model as trained so far (not a copy: read it, don't keep it)
 
 
@@ -171,11 +174,18 @@ Engine = Literal["auto", "fast", "autograd"]
 def prepare(x: ArrayLike, y: ArrayLike, config: Config, engine: Engine = "auto") -> Training:
     """Check the points, move them to model units, and build the model and its step for ``config``.
 
-    ``engine="auto"`` takes the fast step whenever it covers the model (always, for a model built
-    here); "autograd" forces autograd (the tests' oracle, the benchmark's "before"); "fast" raises
-    ``ValueError`` where the fast step does not apply.
+    ``engine="auto"`` takes the fast step whenever it covers the model (every regression model built
+    here; a classifier falls back to autograd); "autograd" forces autograd (the tests' oracle, the
+    benchmark's "before"); "fast" raises ``ValueError`` where the fast step does not apply.
+
+    A classifier's y are labels 0..K-1 (:func:`bnn.data.as_labels`); when ``config.classes`` is None
+    the fit's config records the K found in them, so that the saved config rebuilds the model.
     """
-    scaling, xt, yt = to_model_units(x, y, config.standardize)
+    if config.likelihood is Likelihood.CATEGORICAL:
+        scaling, xt, yt, classes = to_model_units_labels(x, y, config.standardize, config.classes)
+        config = config.replace(classes=classes)
+    else:
+        scaling, xt, yt = to_model_units(x, y, config.standardize)
     generator = torch.Generator().manual_seed(config.seed)
     model = BayesMLP(xt.shape[1], config.replace(noise_sigma=scaling.model_noise(config.noise_sigma)),
                      generator=generator)
@@ -202,8 +212,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
         callback_every: int = 10, engine: Engine = "auto") -> Fitted:
     """Train a Bayes-by-Backprop network on points (x, y).
 
-    x: (N,) or (N, D); y: (N,). ``callback(progress)`` runs every ``callback_every``
-    optimiser steps and after the last one; returning True stops training early.
+    x: (N,) or (N, D); y: (N,) targets, or labels 0..K-1 for ``likelihood="categorical"``.
+    ``callback(progress)`` runs every ``callback_every`` optimiser steps and after the last one;
+    returning True stops training early.
     Raises :class:`bnn.errors.TrainingDiverged` when the loss stops being finite. ``engine``: see
     :func:`prepare`.
     """
@@ -238,6 +249,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
 def _check_finite(row: tuple[float, ...], config: Config) -> None:
     """A NaN or infinite loss only grows from here: stop with a message saying what to lower."""
     epoch, step, nll, kl, total, noise = row
+    if config.likelihood is Likelihood.CATEGORICAL:
+        noise = 0.0  # NaN by definition: a classifier has no noise std
     if not all(math.isfinite(v) for v in (nll, kl, total, noise)):
         raise _diverged(f"the loss was {total:g} (negative log-likelihood {nll:g}, KL {kl:g})", epoch, config)
 

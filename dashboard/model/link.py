@@ -72,7 +72,7 @@ _CONFIG_KEYS = {
     "hidden": "hidden", "activation": "act", "prior_sigma": "prior", "noise_sigma": "noise",
     "learn_noise": "learn_noise", "init": "init", "lr": "lr", "epochs": "epochs", "batch_size": "batch",
     "train_samples": "mc", "kl": "kl", "kl_weight": "kl_weight", "local_reparam": "local",
-    "standardize": "std", "seed": "seed",
+    "standardize": "std", "seed": "seed", "likelihood": "lik", "classes": "classes",
 }
 _VIEW_KEYS = {
     "samples": "samples", "level": "level", "inner": "inner", "band": "band", "functions": "funcs",

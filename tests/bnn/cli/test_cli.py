@@ -81,7 +81,8 @@ def test_every_config_field_has_an_option_and_the_options_override_the_file(tmp_
              "lr": ("0.01", 0.01), "epochs": ("7", 7), "batch_size": ("4", 4), "train_samples": ("2", 2),
              "kl": ("closed", "closed"),  # local_reparam below needs the closed form
              "kl_weight": ("0.5", 0.5), "local_reparam": (None, True),
-             "standardize": (None, True), "seed": ("5", 5)}
+             "standardize": (None, True), "seed": ("5", 5),
+             "likelihood": ("gaussian", "gaussian"), "classes": ("none", None)}  # classes needs categorical
     assert set(given) == {f.name for f in dataclasses.fields(bnn.Config)}  # a new field needs a line here
     argv = ["fit"]
     for name, (text, _) in given.items():
