@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 import bnn
-from dashboard import icons, main_page, session
+from dashboard import icons, main_page, router, session
 
 st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon=icons.APP, layout="wide")
 bnn.set_threads(1)  # the nets are tiny: one thread per training, and the cores left to other sessions
@@ -26,7 +26,8 @@ def main() -> None:
     page = st.navigation([home, *(st.Page(p, icon=icons.PAGES.get(p.stem, icons.PAGE)) for p in pages)])
     session.init_session()  # the link is read on whichever page a session starts
     session.keep_link()
-    page.run()
+    with router.inside():
+        page.run()
 
 
 try:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import streamlit.components.v1 as components
 
 import bnn
 from dashboard import editing, editor, icons, session
@@ -183,8 +182,8 @@ def share_box(encoded: Encoded) -> None:
     link = f"{base}?{encoded.query}" if encoded.params else (base or "(this page's address)")
     st.markdown("**Share this view**: this link (also in the address bar) reproduces the page, points "
                 "included, in any browser.")
-    # a component iframe may write to the clipboard; the link is JSON-quoted and "</" escaped
-    components.html(COPY_BUTTON.replace("__LINK__", json.dumps(link).replace("</", "<\\/")), height=44)
+    # an iframe (st.iframe: raw HTML, srcdoc) may write to the clipboard; the link is JSON-quoted, "</" escaped
+    st.iframe(COPY_BUTTON.replace("__LINK__", json.dumps(link).replace("</", "<\\/")), height=44)
     st.code(link, language=None, wrap_lines=True, height=90 if len(link) > 300 else "content")
     if not encoded.points_in_link:
         st.warning(

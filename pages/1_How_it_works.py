@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import router
+
+router.through_app()  # the first session of a new server may run this file directly
 st.set_page_config(page_title="How it works · Bayes-by-Backprop", layout="wide")
 st.title("How it works")
 st.markdown(
