@@ -10,6 +10,11 @@ with the target (Neal 2011, section 5.4.2.3). Warm-up, as in Stan: step size onl
 the first quarter; then the mass matrix is the chains' own variance over the next half
 (shrunk towards 1e-3 as Stan does); then the step size is tuned again for that mass matrix
 over the last quarter, and fixed at its dual-averaging mean for the draws.
+
+The reference (:mod:`bnn.methods.hmc`) runs :mod:`bnn.methods.tempering`, replica exchange
+built from this module's pieces (:class:`SamplerSettings`, :class:`Run`,
+:class:`DualAveraging`, the progress report); :func:`sample` here is the plain sampler for any
+log density, per-chain adaptation and no swaps.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ from bnn.methods import fit_method, hmc, sampler, tempering
 from bnn.methods.diagnostics import ess_bulk, ess_stan, ess_tail, rank_normalise, rank_rhat
 
 Z = 4.0
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "nuts_article.json"  # scripts/nuts_fixture.py
+# scripts/nuts_fixture.py --depth 10 (the tree-depth-8 run, nuts_article.json, explores less: docs/hmc-reference.md)
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "nuts_article_depth10.json"
 needs_fixture = pytest.mark.skipif(not FIXTURE.exists(), reason="run scripts/nuts_fixture.py to make the NUTS fixture")
 
 
@@ -227,11 +228,9 @@ def test_two_seeds_agree_and_are_certified(article_points):
 @pytest.mark.slow
 @needs_fixture
 def test_the_default_reference_against_the_stored_nuts_run(article_points):
-    """The full default run against Pyro's NUTS (scripts/nuts_fixture.py: 12 chains x 300 draws,
-    tree depth 8, 14 min of CPU). That NUTS run is itself not converged (rank R-hat of f up to
-    1.24, its chains' std f(0) 6-13), and its band is narrower than the reference's in the gap
-    (docs/hmc-reference.md): what holds is agreement within 25 % on at least 95 % of the grid,
-    and nowhere is NUTS's std f more than 30 % wider or narrower."""
+    """The full default run against Pyro's NUTS (scripts/nuts_fixture.py, tree depth 10, chains
+    from prior draws). That NUTS run is itself not converged (rank R-hat of f up to ~1.07, bulk
+    ESS ~60), so it is no oracle at 10 %: what is checked is the issue's 25 % everywhere."""
     from benchmarks.reference_bench import agreement
 
     fixture = json.loads(FIXTURE.read_text())
@@ -239,13 +238,13 @@ def test_the_default_reference_against_the_stored_nuts_run(article_points):
     grid = np.array(fixture["x"])
     fitted = fit_method("hmc", x, y, bnn.Config(seed=0))
     result = agreement(_grid_std(fitted, grid), np.array(fixture["std"]), grid)
-    assert result["within_25"] >= 0.95 and result["max"] <= 0.30, result
+    assert result["max"] <= 0.25, result
 
 
 @pytest.mark.slow
 @needs_fixture
-@pytest.mark.xfail(reason="the issue's criterion against NUTS; the stored NUTS run is not converged "
-                          "(R-hat up to 1.24) and narrower in the gap", strict=False)
+@pytest.mark.xfail(reason="the issue's 10 % criterion against NUTS; the stored NUTS run is not converged "
+                          "(R-hat ~1.07, bulk ESS ~60)", strict=False)
 def test_the_default_reference_meets_the_10_percent_criterion_against_nuts(article_points):
     from benchmarks.reference_bench import agreement
 
