@@ -21,8 +21,9 @@ tensor is noticed and copied in. The step draws its noise from the run's generat
 order of ``bnn.loss.negative_elbo``, so both paths see the same draws, and
 tests/bnn/test_fast_grad.py checks every gradient against autograd's.
 
-Classification (a categorical likelihood, K outputs) is not covered yet: :func:`unsupported`
-says so, and ``bnn.train.prepare(engine="auto")`` then takes autograd.
+Classification (a categorical likelihood, K outputs) is :class:`bnn.fast_categorical.CategoricalFastStep`,
+this step with a softmax network pass; with local reparameterisation it is not covered, and
+:func:`unsupported` says so (``bnn.train.prepare(engine="auto")`` then takes autograd).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def unsupported(model: object) -> str | None:
     """Why the fast step cannot train ``model``, or None when it can."""
     if type(model) is not BayesMLP:
         return f"the model is a {type(model).__name__}, not bnn.model.BayesMLP"
-    if model.likelihood is not Likelihood.GAUSSIAN:
-        return "the fast step covers the Gaussian likelihood only, not a categorical one (classification)"
+    if model.likelihood is Likelihood.CATEGORICAL and model.local_reparam:
+        return "local reparameterisation is not covered for a categorical likelihood (classification)"
     if type(model.posterior) is not MeanFieldGaussian or type(model.layout) is not Layout:
         return "the model's posterior or network has been replaced"
     if model.layout.activation not in ACTIVATIONS:
@@ -211,21 +212,24 @@ class FastStep:
         dnoise = 1.0 / (1.0 + math.exp(-float(self.noise_rho)))
         self.g_noise.fill_(scale * dnoise * (batch / noise - float(self.rr) / (noise**3 * self.samples)))
 
+    def _kl_value(self) -> float:
+        """The KL term of ``bnn.loss.negative_elbo`` at this step's sigma (and draws, for the MC estimate)."""
+        p, prior = self.p, self.prior_sigma
+        log_sigma = float(torch.log(self.sigma).sum())
+        if self.kl is KLEstimator.CLOSED:
+            squares = float(torch.dot(self.sigma, self.sigma)) + float(torch.dot(self.mu, self.mu))
+            return squares * (0.5 / prior**2) - log_sigma + p * (math.log(prior) - 0.5)
+        w, eps = self.w.view(-1), self.eps.view(-1)
+        squares = float(torch.dot(w, w)) * (0.5 / prior**2) - 0.5 * float(torch.dot(eps, eps))
+        return squares / self.samples - log_sigma + p * math.log(prior)
+
     def _terms(self, net: WeightPass | LocalPass, scale: float, noise: float, batch: int) -> LossTerms:
         """The loss terms of ``bnn.loss.negative_elbo`` at this step's draws, from the forward pass's values
         (a few reductions, the arithmetic in Python floats)."""
         flat = net.r.view(-1)
         rr = float(self.rr) if self.learn_noise else float(torch.dot(flat, flat))
         nll = rr * (0.5 * scale / (noise * noise * self.samples)) + scale * batch * (math.log(noise) + _HALF_LOG_2PI)
-        p, prior = self.p, self.prior_sigma
-        log_sigma = float(torch.log(self.sigma).sum())
-        if self.kl is KLEstimator.CLOSED:
-            squares = float(torch.dot(self.sigma, self.sigma)) + float(torch.dot(self.mu, self.mu))
-            kl = squares * (0.5 / prior**2) - log_sigma + p * (math.log(prior) - 0.5)
-        else:
-            w, eps = self.w.view(-1), self.eps.view(-1)
-            squares = float(torch.dot(w, w)) * (0.5 / prior**2) - 0.5 * float(torch.dot(eps, eps))
-            kl = squares / self.samples - log_sigma + p * math.log(prior)
+        kl = self._kl_value()
         dtype = self.theta.dtype
         return LossTerms(nll=torch.tensor(nll, dtype=dtype), kl=torch.tensor(kl, dtype=dtype),
                          total=torch.tensor(nll + self.kl_weight * kl, dtype=dtype))

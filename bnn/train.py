@@ -12,7 +12,8 @@ finite number ends the run with :class:`bnn.errors.TrainingDiverged`, never a Na
 A step has two engines. :class:`bnn.fast.FastStep` computes the gradient by hand and covers
 every model a :class:`Config` describes; autograd on :func:`bnn.loss.negative_elbo` is the
 oracle it is tested against and the fallback for a model it does not cover (one the caller
-replaced or froze, or a classifier: ``Training.engine`` says which ran and why). Both update with
+replaced or froze, or a classifier with local reparameterisation: ``Training.engine`` says which
+ran and why); a classifier's step is :class:`bnn.fast_categorical.CategoricalFastStep`. Both update with
 :class:`bnn.adam.Adam`, which, unlike ``torch.optim``, does not import ``torch._dynamo``.
 """
 
@@ -34,6 +35,7 @@ from bnn.adam import Adam
 from bnn.config import Config, Likelihood
 from bnn.data import Scaling, batch_size_for, to_model_units, to_model_units_labels
 from bnn.errors import TrainingDiverged
+from bnn.fast_categorical import CategoricalFastStep
 from bnn.loss import LossTerms, negative_elbo
 from bnn.model import BayesMLP
 from bnn.predict import Predictive
@@ -174,9 +176,10 @@ Engine = Literal["auto", "fast", "autograd"]
 def prepare(x: ArrayLike, y: ArrayLike, config: Config, engine: Engine = "auto") -> Training:
     """Check the points, move them to model units, and build the model and its step for ``config``.
 
-    ``engine="auto"`` takes the fast step whenever it covers the model (every regression model built
-    here; a classifier falls back to autograd); "autograd" forces autograd (the tests' oracle, the
-    benchmark's "before"); "fast" raises ``ValueError`` where the fast step does not apply.
+    ``engine="auto"`` takes the fast step whenever it covers the model (every model built here but
+    a classifier with local reparameterisation, which falls back to autograd); "autograd" forces
+    autograd (the tests' oracle, the benchmark's "before"); "fast" raises ``ValueError`` where the
+    fast step does not apply.
 
     A classifier's y are labels 0..K-1 (:func:`bnn.data.as_labels`); when ``config.classes`` is None
     the fit's config records the K found in them, so that the saved config rebuilds the model.
@@ -200,8 +203,9 @@ def make_stepper(fitted: Fitted, generator: torch.Generator,
     why = fast.unsupported(fitted.model) if engine != "autograd" else "asked for"
     if why is None:
         cfg = fitted.config
-        stepper = fast.FastStep(fitted.model, n_total=fitted.n_train, samples=cfg.train_samples, kl=cfg.kl,
-                                kl_weight=cfg.kl_weight, lr=cfg.lr, generator=generator)
+        kind = CategoricalFastStep if cfg.likelihood is Likelihood.CATEGORICAL else fast.FastStep
+        stepper = kind(fitted.model, n_total=fitted.n_train, samples=cfg.train_samples, kl=cfg.kl,
+                       kl_weight=cfg.kl_weight, lr=cfg.lr, generator=generator)
         return stepper, "fast"
     if engine == "fast":
         raise ValueError(f"the fast step does not cover this model: {why}")

@@ -118,12 +118,11 @@ def test_local_reparameterisation_loss_is_the_cross_entropy_of_its_draws() -> No
     torch.testing.assert_close(terms.kl, model.kl())
 
 
-def test_the_fast_engine_falls_back_to_autograd_for_a_classifier() -> None:
+def test_a_classifier_takes_the_fast_engine_but_with_local_reparameterisation() -> None:
     x, labels = datasets2d.moons(20)
-    run = prepare(x, labels, CLF)
-    assert run.engine.startswith("autograd: the fast step covers the Gaussian likelihood only")
-    with pytest.raises(ValueError, match="categorical"):
-        prepare(x, labels, CLF, engine="fast")
+    assert prepare(x, labels, CLF).engine == "fast"  # its gradients: tests/bnn/test_fast_categorical.py
+    run = prepare(x, labels, CLF.replace(local_reparam=True))
+    assert run.engine.startswith("autograd: local reparameterisation is not covered for a categorical")
 
 
 @pytest.mark.parametrize("changes", [
