@@ -175,3 +175,15 @@ def test_a_predictive_without_k_outputs_says_it_does_not_classify_yet() -> None:
     prior = bnn.prior(bnn.Config(likelihood="categorical", classes=2), input_dim=2)  # bnn.prior builds 1 output
     with pytest.raises(ConfigError, match="Prior does not support likelihood='categorical' yet"):
         bnn.predict(prior, [[0.0, 0.0]], samples=3)
+
+
+@pytest.mark.parametrize("dim", [1, 5])
+def test_inputs_of_any_dimension(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    x = rng.normal(size=(80, dim))
+    labels = (x.sum(axis=1) > 0).astype(int) + (x[:, 0] > 1)  # three classes, linear boundaries
+    fitted = bnn.fit(x if dim > 1 else x[:, 0], labels, CLF.replace(epochs=200))
+    table = bnn.predict(fitted, x, samples=30)
+    assert list(table.columns[:dim]) == (["x"] if dim == 1 else [f"x{i}" for i in range(dim)])
+    # An easy, nearly separable problem: well above the 1/3 of guessing after 200 steps.
+    assert (table["label"] == labels).mean() > 0.8
