@@ -229,8 +229,9 @@ def test_two_seeds_agree_and_are_certified(article_points):
 @needs_fixture
 def test_the_default_reference_against_the_stored_nuts_run(article_points):
     """The full default run against Pyro's NUTS (scripts/nuts_fixture.py, tree depth 10, chains
-    from prior draws). That NUTS run is itself not converged (rank R-hat of f up to ~1.07, bulk
-    ESS ~60), so it is no oracle at 10 %: what is checked is the issue's 25 % everywhere."""
+    from prior draws). That NUTS run is itself short of the certificate (bulk ESS of f below 200
+    at some probes: its settings and diagnostics are in the fixture), so it is no oracle at
+    10 %: what is checked is the issue's 25 % everywhere."""
     from benchmarks.reference_bench import agreement
 
     fixture = json.loads(FIXTURE.read_text())
@@ -243,8 +244,8 @@ def test_the_default_reference_against_the_stored_nuts_run(article_points):
 
 @pytest.mark.slow
 @needs_fixture
-@pytest.mark.xfail(reason="the issue's 10 % criterion against NUTS; the stored NUTS run is not converged "
-                          "(R-hat ~1.07, bulk ESS ~60)", strict=False)
+@pytest.mark.xfail(reason="the issue's 10 % criterion against NUTS; the stored NUTS run is short of "
+                          "converged itself (bulk ESS < 200 at some probes)", strict=False)
 def test_the_default_reference_meets_the_10_percent_criterion_against_nuts(article_points):
     from benchmarks.reference_bench import agreement
 
