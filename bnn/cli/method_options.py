@@ -66,4 +66,7 @@ def fit_with_progress(name: str, x: np.ndarray, y: np.ndarray, config: Config, s
     extra = ", ".join(f"{k} {v:.4g}" for k, v in fitted.diagnostics().items())
     print(f"{METHODS[name].label}: fitted {fitted.n_train} points in {fitted.seconds:.1f} s"
           + (f"; {extra}" if extra else ""), file=sys.stderr)
+    certificate = getattr(fitted, "certificate", None)  # the reference sampler's verdict, in words
+    if certificate is not None:
+        print(f"{METHODS[name].label}: {certificate().line()}", file=sys.stderr)
     return fitted

@@ -290,3 +290,17 @@ def test_methods_benchmark_puts_each_method_against_the_reference(capsys, monkey
         assert float(gap_ratio) > 0 and float(wider) > 0
         assert (float(distance) == 0) == (name == "hmc")  # the reference is at distance 0 from itself
         assert name != "hmc" or float(wider) == 1.0
+
+
+def test_cli_says_in_words_whether_the_reference_converged(tmp_path):
+    # a process, as a user runs it: a short sampler is not a reference, and the line says why
+    import subprocess
+    import sys
+
+    short = '{"chains": 4, "temperatures": 2, "warmup": 20, "draws": 20, "thin": 1, "steps": 4}'
+    process = subprocess.run([sys.executable, "-m", "bnn", "fit", "--method", "hmc", "--method-options", short,
+                              "--grid", "-3:3:5", "--out", str(tmp_path / "t.csv")],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    line = next(t for t in process.stderr.splitlines() if "HMC (reference): " in t and "converged" in t)
+    assert "HMC (reference): not converged: " in line and len(line) > len("HMC (reference): not converged: ") + 5
