@@ -141,7 +141,8 @@ class FittedGP(FittedMethod):
         return torch.cat(blocks).T
 
 
-def jittered_cholesky(cov: Tensor, scale: float) -> Tensor:
+def jittered_cholesky(cov: Tensor, scale: float, what: str = "gp: the posterior covariance",
+                      unit: str = "signal^2") -> Tensor:
     """Cholesky factor of cov + jitter I, the jitter growing tenfold from 1e-10 scale until it works
     (a posterior covariance at nearby inputs is singular up to round-off)."""
     eye = torch.eye(cov.shape[0], dtype=cov.dtype)
@@ -149,7 +150,7 @@ def jittered_cholesky(cov: Tensor, scale: float) -> Tensor:
         chol, info = torch.linalg.cholesky_ex(cov + 10.0**power * scale * eye)
         if int(info) == 0:
             return chol
-    raise ConfigError("gp: the posterior covariance is not positive definite even with jitter 1e-4 signal^2")
+    raise ConfigError(f"{what} is not positive definite even with jitter 1e-4 {unit}")
 
 
 def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: GPConfig | None = None,

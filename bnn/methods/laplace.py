@@ -39,6 +39,7 @@ from bnn.config import Config
 from bnn.methods import evidence, optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
 from bnn.methods.config_checks import check_training
+from bnn.methods.gp import jittered_cholesky
 from bnn.network import Layout
 
 
@@ -99,6 +100,21 @@ def jacobian(layout: Layout, x: Tensor, w: Tensor) -> Tensor:
 
     chunks = [torch.func.jacrev(f)(w, x[i:i + JACOBIAN_CHUNK]) for i in range(0, x.shape[0], JACOBIAN_CHUNK)]
     return torch.cat(chunks)
+
+
+def factor(precision: Tensor) -> Tensor:
+    """The Cholesky factor of the posterior precision, with a jitter only if it needs one.
+
+    Directions the data never move (weights of an input column that is constant in the training
+    rows: two of naval's) are held positive by 1 / prior^2 alone; beside the J^T J / noise^2 of a
+    small tuned noise that is below float64's relative precision, and the plain factorisation
+    fails. The jitter (from 1e-10 of the mean diagonal up) changes only such directions, which
+    the training inputs cannot see."""
+    chol, info = torch.linalg.cholesky_ex(precision)
+    if int(info) == 0:
+        return chol
+    return jittered_cholesky(precision, float(precision.diagonal().mean()), what="laplace: the posterior precision",
+                             unit="of its mean diagonal")
 
 
 def ggn_precision(jac: Tensor, noise_sigma: float, prior_sigma: float) -> Tensor:
@@ -171,7 +187,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: LaplaceConfig
     else:
         prior, noise, log_ev = evidence.maximise_evidence(linearised, prior, noise, float(y.std()) or 1.0,
                                                           tune_noise=config.learn_noise)
-    cholesky = torch.linalg.cholesky(ggn_precision(jac, noise, prior))
+    cholesky = factor(ggn_precision(jac, noise, prior))
     fields = {**nets.fitted_fields("laplace", config, settings, clock), "noise_sigma_model": noise}
     return FittedLaplace(**fields, layout=nets.layout, w_map=w_map, indices=indices, cholesky=cholesky,
                          prior_sigma_model=prior, log_evidence=log_ev)

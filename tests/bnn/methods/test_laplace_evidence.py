@@ -99,3 +99,26 @@ def test_tune_must_be_a_known_value():
     assert laplace.LaplaceConfig().tune is laplace.Tune.EVIDENCE  # the tuned approximation is the default
     with pytest.raises(bnn.ConfigError, match="tune must be one of"):
         laplace.LaplaceConfig(tune="marglik")
+
+
+def test_a_precision_that_round_off_makes_indefinite_is_factored_with_a_jitter():
+    # naval's gap splits: an input column constant in the training rows leaves directions held by
+    # 1 / prior^2 alone, far below float64's precision beside J^T J / noise^2 for a small tuned noise
+    import torch
+
+    from bnn.methods.laplace import factor
+
+    generator = torch.Generator().manual_seed(0)
+    jac = torch.randn((40, 6), generator=generator, dtype=torch.float64)
+    jac[:, 2] = 0.0  # a weight the data never move
+    jac[:, 4] = jac[:, 3] * (1 + 1e-17)  # and two the data move together, to round-off
+    precision = jac.T @ jac / 1e-6**2 + torch.eye(6, dtype=torch.float64) / 10.0**2
+    precision[3, 4] = precision[4, 3] = precision[3, 3] * (1 + 1e-15)  # indefinite by a rounding error
+    assert int(torch.linalg.cholesky_ex(precision)[1]) != 0  # the plain factorisation fails
+    chol = factor(precision)
+    assert torch.isfinite(chol).all()
+    rebuilt = chol @ chol.T
+    assert torch.allclose(rebuilt, precision, rtol=1e-6, atol=1e-6 * float(precision.diagonal().mean()))
+    # a precision that needs none is factored exactly as before
+    well = jac[:, :2].T @ jac[:, :2] + torch.eye(2, dtype=torch.float64)
+    assert torch.equal(factor(well), torch.linalg.cholesky(well))
