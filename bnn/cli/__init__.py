@@ -1,6 +1,7 @@
 """The command line, ``python -m bnn COMMAND``: ``fit`` trains on points and writes the posterior
 predictive table as CSV (:mod:`bnn.cli.fit`), ``predict`` does the same from a saved model
-(:mod:`bnn.cli.predict`), ``uci`` runs the UCI benchmark (:mod:`bnn.cli.uci`).
+(:mod:`bnn.cli.predict`), ``uci`` runs the UCI benchmark (:mod:`bnn.cli.uci`), ``classify`` trains
+a classifier and scores it on held-out points (:mod:`bnn.cli.classify`).
 
 To add a subcommand, write ``add_<name>(subparsers)`` that declares its options and
 ``set_defaults(run=...)``, and list it in :func:`build_parser`. Every input error ends
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bnn.cli.classify import add_classify
 from bnn.cli.fit import add_fit
 from bnn.cli.inputs import UsageError
 from bnn.cli.options import Parser
@@ -24,9 +26,10 @@ EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m bnn", description="Bayes-by-Backprop regression (Blundell et al. 2015).")
+    parser = Parser(prog="python -m bnn",
+                    description="Bayes-by-Backprop regression and classification (Blundell et al. 2015).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (add_fit, add_predict, add_uci):
+    for add in (add_fit, add_predict, add_uci, add_classify):
         add(sub)
     return parser
 
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: fit, predict or uci (python -m bnn COMMAND --help)")
+            raise UsageError("choose a command: fit, predict, uci or classify (python -m bnn COMMAND --help)")
         set_threads(getattr(args, "threads", 1))
         return args.run(args)
     except SystemExit as exc:  # --help
