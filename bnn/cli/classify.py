@@ -112,8 +112,8 @@ def classifier_config(args: argparse.Namespace) -> Config:
     """The model options on top of --config (or of :data:`CLASSIFY_DEFAULTS`), likelihood categorical."""
     if getattr(args, "likelihood", Likelihood.CATEGORICAL.value) != Likelihood.CATEGORICAL.value:
         raise UsageError("classify fits likelihood=categorical only; drop --likelihood (fit does regression)")
-    args.likelihood = Likelihood.CATEGORICAL.value  # set with the other options, so that --classes is valid
-    config = config_from_args(args)
+    # categorical set with the other options (not after), so that --classes is checked against it
+    config = config_from_args(argparse.Namespace(**{**vars(args), "likelihood": Likelihood.CATEGORICAL.value}))
     if not args.config:
         config = config.replace(**{k: v for k, v in CLASSIFY_DEFAULTS.items() if not hasattr(args, k)})
     return config
