@@ -15,6 +15,10 @@ rerun that changes the data: it is a file in the app's ``static/`` folder
 caches. Where that folder cannot be written, a second component whose code is the bundle is
 mounted beside the editor; its message never changes, so Streamlit sends it once per session.
 Nothing is fetched from a CDN. Findings and measurements: docs/point-editor-design.md.
+
+The same editor is the Classify page's 2-D canvas: given ``classes`` (a name, colour and marker
+symbol each), it shows a button per class, adds points of the selected class, draws each point in
+its class's colour and symbol, and reports ``[x0, x1, label]`` triples.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +41,7 @@ from plotly.offline import get_plotlyjs
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.model.editor_report import Draws, Op, Report, parse_points_report, report_seq
+from dashboard.model.labelled import LabelledPoints
 from dashboard.model.points import Points
 
 __all__ = ["Draws", "Op", "Report", "parse_points_report", "point_editor", "push_figure", "read_command",
@@ -62,10 +68,11 @@ _editor = st.components.v2.component("bnn_point_editor", html=_asset("editor.htm
 _frame = st.components.v2.component("bnn_point_editor_frame", js=_asset("frame.js"))
 
 
-def point_editor(figure: go.Figure, points: Points, *, key: str, ack: int,
+def point_editor(figure: go.Figure, points: Points | LabelledPoints, *, key: str, ack: int,
                  on_points: Callable[[], None], on_command: Callable[[], None],
                  can_undo: bool, can_redo: bool,
-                 draws: Draws | None = None, report_every_ms: int = 0, status: str = "") -> None:
+                 draws: Draws | None = None, report_every_ms: int = 0, status: str = "",
+                 classes: Sequence[Mapping[str, str]] | None = None) -> None:
     """Show ``figure`` (the band, without the points) with ``points`` on it, editable.
 
     ``key`` names the editor (required, once per script run, no ``"__"``): with it the browser
@@ -74,16 +81,22 @@ def point_editor(figure: go.Figure, points: Points, *, key: str, ack: int,
     :func:`read_points`), ``on_command`` when Undo or Redo is asked for (:func:`read_command`).
     ``draws``: posterior functions the Play button animates. ``report_every_ms`` > 0 also reports
     a drag while it goes on (``final`` False), at most that often. ``status`` is shown as text.
+    ``classes``: for :class:`LabelledPoints`, one ``{"name", "color" ("#rrggbb"), "symbol"}`` per class.
     """
     _check_key(key)
     if isinstance(report_every_ms, bool) or not isinstance(report_every_ms, int) or report_every_ms < 0:
         raise ValueError(f"report_every_ms must be a whole number >= 0, got {report_every_ms!r}")
     fig, rev, style = _figure_json(figure)
+    labelled = isinstance(points, LabelledPoints)
+    if labelled != (classes is not None):
+        raise ValueError("classes go with labelled points, and labelled points need classes")
     data = {
         "figure": fig,
         "figure_rev": rev,
         "frames": st.session_state.get(_FRAMES, {}).get(key, 0),
-        "points": _f4(np.stack([points.x, points.y], axis=1)),
+        "points": _f4(points.x if labelled else np.stack([points.x, points.y], axis=1)),
+        "labels": points.labels.tolist() if labelled else None,
+        "classes": _checked_classes(classes) if labelled else None,
         "points_style": style,
         "ack": int(ack),
         "report_every_ms": report_every_ms,
@@ -126,6 +139,23 @@ def read_command(key: str) -> str | None:
     value = st.session_state.get(key)
     command = value.get("command") if isinstance(value, dict) else None
     return command if command in ("undo", "redo") else None
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_SYMBOL = re.compile(r"[a-z][a-z0-9-]{0,30}")
+
+
+def _checked_classes(classes: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The class buttons' names, colours and symbols, checked (the colour and symbol reach CSS and Plotly)."""
+    out = []
+    for c in classes:
+        name, color, symbol = str(c["name"]), str(c["color"]), str(c["symbol"])
+        if not (_COLOUR.fullmatch(color) and _SYMBOL.fullmatch(symbol)):
+            raise ValueError(f"a class needs a colour #rrggbb and a Plotly symbol name, got {color!r}, {symbol!r}")
+        out.append({"name": name[:40], "color": color, "symbol": symbol})
+    if not 2 <= len(out) <= 12:
+        raise ValueError(f"2 to 12 classes, got {len(out)}")
+    return out
 
 
 def _check_key(key: str) -> None:

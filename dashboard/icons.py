@@ -14,6 +14,7 @@ PAGES = {  # pages/<file>.py -> its icon in the navigation
     "2_Posterior": ":material/bar_chart:",
     "3_Your_data": ":material/upload_file:",
     "4_Compare": ":material/compare_arrows:",
+    "5_Classify": ":material/scatter_plot:",
 }
 PAGE = ":material/article:"  # a page added to pages/ without an icon of its own
 

@@ -17,7 +17,7 @@ import streamlit as st
 
 from bnn import toys
 from bnn.config import Config
-from dashboard.model import link
+from dashboard.model import classify_state, link
 from dashboard.model.edits import History
 from dashboard.model.link import AppState
 from dashboard.model.points import Points, editor_frame
@@ -31,6 +31,9 @@ LINK_PROBLEMS = "link_problems"
 LINK = "link_params"  # the query of the dashboard's current state
 STATE = "link_state"  # that state (AppState), with every point even when too many travel in a link
 LOG_LOSS = "log_loss"  # the "Log-scale loss" toggle (a preference of the session, not in the link)
+CLASSIFY_STATE = "classify_state"  # the Classify page's state (ClassifyState), read from the link's c_ keys
+CLASSIFY_LINK = "classify_link"  # its c_ query keys, which every page's address carries beside the main page's
+CLASSIFY_PROBLEMS = "classify_link_problems"
 LIVE = "live_mode"  # the "Live" toggle: train on every change (a preference of the session, on by default)
 MAX_LAYERS_SHOWN = 3
 DEFAULT_UNITS = 32
@@ -45,6 +48,10 @@ def init_session() -> None:
     if st.session_state.get("_initialised"):
         return
     decoded = link.decode(st.query_params.to_dict())
+    classify = classify_state.decode(st.query_params.to_dict())  # the Classify page's c_ keys
+    st.session_state[CLASSIFY_STATE] = classify.state
+    st.session_state[CLASSIFY_LINK] = classify_state.encode(classify.state)
+    st.session_state[CLASSIFY_PROBLEMS] = list(classify.problems)
     st.session_state[STATE] = decoded.state
     st.session_state[LINK] = link.encode(decoded.state).params
     problems = list(decoded.problems)
@@ -234,7 +241,8 @@ def keep_link() -> None:
     if wanted is None:
         return
     current = st.query_params.to_dict()
-    wanted = {**wanted, **{k: v for k, v in current.items() if k in link.IGNORED_KEYS}}
+    wanted = {**wanted, **st.session_state.get(CLASSIFY_LINK, {}),
+              **{k: v for k, v in current.items() if k in link.IGNORED_KEYS}}
     if current != wanted:
         st.query_params.from_dict(wanted)
 

@@ -7,8 +7,10 @@
 // Findings behind each choice: docs/point-editor-design.md.
 //
 // Data in:   {figure, figure_rev, frames, points (f4 pairs), points_style, ack, report_every_ms,
-//             can_undo, can_redo, draws ({x, ys} f4) | null, draws_rev, status, editor_key, bundle}
+//             can_undo, can_redo, draws ({x, ys} f4) | null, draws_rev, status, editor_key, bundle,
+//             labels ([int] | null), classes ([{name, color, symbol}] | null)}
 // State out: "points" = {points: [[x, y], ...], seq, op: {kind, index, from, to}, final}
+//            (with classes, each point is [x, y, label]: the Classify page's 2-D canvas)
 // Trigger:   "command" = "undo" | "redo"
 // Text from Python (status) is only ever put in the page with textContent.
 
@@ -82,10 +84,12 @@ function f32(spec) {
   return new Float32Array(bytes.buffer); // little-endian, as every browser is
 }
 
-function decodePoints(spec) {
+function decodePoints(spec, labels) {
   const flat = f32(spec);
   const out = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    out.push(labels ? [flat[i], flat[i + 1], labels[i / 2] | 0] : [flat[i], flat[i + 1]]);
+  }
   return out;
 }
 
@@ -98,7 +102,7 @@ function decodeDraws(spec) {
 }
 
 function samePoints(a, b) {
-  return a.length === b.length && a.every((p, i) => p[0] === b[i][0] && p[1] === b[i][1]);
+  return a.length === b.length && a.every((p, i) => p[0] === b[i][0] && p[1] === b[i][1] && p[2] === b[i][2]);
 }
 
 // ---- geometry ----
@@ -163,8 +167,16 @@ function buildFigure(S) {
                 y: S.animY || S.draws.ys[0], visible: S.playing, showlegend: false, hoverinfo: "skip",
                 line: ANIM_LINE });
   }
-  data.push({ type: "scatter", mode: "markers", name: "training points", ...S.pointsStyle, uid: POINTS_UID,
-              x: S.points.map((p) => p[0]), y: S.points.map((p) => p[1]) });
+  const trace = { type: "scatter", mode: "markers", name: "training points", ...S.pointsStyle, uid: POINTS_UID,
+                  x: S.points.map((p) => p[0]), y: S.points.map((p) => p[1]) };
+  if (S.classes) {
+    const cls = (p) => S.classes[p[2]] || S.classes[0];
+    trace.marker = { ...(trace.marker || {}), color: S.points.map((p) => cls(p).color),
+                     symbol: S.points.map((p) => cls(p).symbol) };
+    trace.text = S.points.map((p) => cls(p).name);
+    trace.hovertemplate = "%{text} (%{x:.3f}, %{y:.3f})<extra></extra>";
+  }
+  data.push(trace);
   const editing = S.mode === "edit";
   const layout = { ...layout0, uirevision: layout0.uirevision || "point-editor",
                    dragmode: editing ? false : S.exploreDrag };
@@ -275,7 +287,7 @@ function send(S, op, final) {
   S.seq += 1;
   S.root.dataset.seq = String(S.seq);
   S.lastSend = performance.now();
-  S.setStateValue("points", { points: S.points.map((p) => [p[0], p[1]]), seq: S.seq, op, final });
+  S.setStateValue("points", { points: S.points.map((p) => p.slice()), seq: S.seq, op, final });
   updateButtons(S);
 }
 
@@ -292,6 +304,42 @@ function updateButtons(S) {
   S.root.querySelector('[data-command="redo"]').disabled = !S.canRedo;
 }
 
+// The Classify page's class buttons: one per class, in its colour; a click picks the class new
+// points get. Names come from Python and are only ever set as textContent.
+function setClasses(S, classes) {
+  const key = JSON.stringify(classes || null);
+  if (key === S.classesKey) return;
+  S.classesKey = key;
+  S.classes = classes && classes.length ? classes : null;
+  const box = S.root.querySelector(".pe-classes");
+  box.replaceChildren();
+  box.hidden = !S.classes;
+  if (!S.classes) return;
+  if (S.addClass >= S.classes.length) S.addClass = 0;
+  S.classes.forEach((c, k) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "pe-button pe-class";
+    b.dataset.cls = String(k);
+    const swatch = document.createElement("span");
+    swatch.className = "pe-swatch";
+    swatch.style.background = /^#[0-9a-fA-F]{6}$/.test(c.color) ? c.color : "#888888";
+    const label = document.createElement("span");
+    label.textContent = c.name;
+    b.append(swatch, label);
+    b.title = "New points get this class";
+    b.addEventListener("click", () => selectClass(S, k));
+    box.appendChild(b);
+  });
+  selectClass(S, S.addClass);
+}
+
+function selectClass(S, k) {
+  S.addClass = k;
+  S.root.dataset.addClass = String(k);
+  S.root.querySelectorAll(".pe-class").forEach((b) => b.setAttribute("aria-pressed", String(Number(b.dataset.cls) === k)));
+}
+
 function setMode(S, mode, exploreDrag) {
   if (exploreDrag) S.exploreDrag = exploreDrag;
   setPlaying(S, false);
@@ -306,7 +354,7 @@ function deletePoint(S, i) {
   const removed = S.points[i];
   S.points = S.points.filter((_, k) => k !== i);
   requestDraw(S);
-  send(S, { kind: "delete", index: i, from: removed, to: null }, true);
+  send(S, { kind: "delete", index: i, from: removed.slice(0, 2), to: null }, true);
 }
 
 // ---- listeners (once per editor) ----
@@ -353,7 +401,7 @@ function attachPointer(S) {
     }
     if (e.button !== 0) return;
     S.press = { id: e.pointerId, hit, cx: e.clientX, cy: e.clientY, at: d, moved: false,
-                from: hit >= 0 ? S.points[hit].slice() : null, timer: null };
+                from: hit >= 0 ? S.points[hit].slice(0, 2) : null, timer: null };
     try { gd.setPointerCapture(e.pointerId); } catch (err) { /* the pointer is gone already */ }
     if (hit >= 0) S.root.classList.add("pe-dragging");
     if (hit >= 0 && e.pointerType === "touch") {
@@ -380,10 +428,10 @@ function attachPointer(S) {
     if (P.timer) { clearTimeout(P.timer); P.timer = null; }
     if (P.hit < 0) return; // a drag on empty space does nothing in edit mode
     const d = clientToData(S, e.clientX, e.clientY);
-    S.points[P.hit] = clampToRange(S, d.x, d.y);
+    S.points[P.hit] = clampToRange(S, d.x, d.y).concat(S.points[P.hit].slice(2)); // the label stays
     if (!moveMarker(S, P.hit)) requestDraw(S);
     if (S.reportMs > 0 && performance.now() - S.lastSend >= S.reportMs) {
-      send(S, { kind: "move", index: P.hit, from: P.from, to: S.points[P.hit].slice() }, false);
+      send(S, { kind: "move", index: P.hit, from: P.from, to: S.points[P.hit].slice(0, 2) }, false);
     }
   }, true);
 
@@ -396,10 +444,10 @@ function attachPointer(S) {
     try { gd.releasePointerCapture(e.pointerId); } catch (err) { /* released already */ }
     if (P.hit >= 0 && P.moved) {
       requestDraw(S);
-      send(S, { kind: "move", index: P.hit, from: P.from, to: S.points[P.hit].slice() }, true);
+      send(S, { kind: "move", index: P.hit, from: P.from, to: S.points[P.hit].slice(0, 2) }, true);
     } else if (P.hit < 0 && !P.moved && !cancelled) {
       const p = clampToRange(S, P.at.x, P.at.y); // the press position: precise on touch
-      S.points = S.points.concat([p]);
+      S.points = S.points.concat([S.classes ? p.concat([S.addClass]) : p]);
       requestDraw(S);
       send(S, { kind: "add", index: S.points.length - 1, from: null, to: p }, true);
     }
@@ -451,6 +499,7 @@ function init(root, host) {
               reportMs: 0, lastSend: 0, lastUsed: 0, canUndo: false, canRedo: false,
               playing: false, raf: 0, t0: 0, animY: null, animFrames: 0,
               drawing: false, dirty: false, renders: 0, calls: 0, key: null, api: null,
+              classes: null, classesKey: null, addClass: 0, labelsIn: null,
               setStateValue: () => {}, setTriggerValue: () => {} };
   S.api = { root, command: (name) => command(S, name), pushFigure: (fig, seq, draws) => pushFigure(S, fig, seq, draws),
             lastUsed: () => S.lastUsed };
@@ -491,7 +540,7 @@ function applyPoints(S, data) {
   } else {
     S.pendingData = null;
     if (ack >= S.seq) {
-      const points = decodePoints(data.points);
+      const points = decodePoints(data.points, data.labels);
       if (!samePoints(points, S.points)) { S.points = points; changed = true; }
     }
   }
@@ -512,8 +561,10 @@ function apply(S, data) {
   S.canUndo = !!data.can_undo;
   S.canRedo = !!data.can_redo;
   S.pointsStyle = data.points_style || {};
+  const classesBefore = S.classesKey;
+  setClasses(S, data.classes);
   S.root.querySelector(".pe-status").textContent = data.status || "";
-  let redraw = applyPoints(S, data);
+  let redraw = applyPoints(S, data) || classesBefore !== S.classesKey;
   let stop = redraw;
   const version = 2 * (Number(data.frames) || 0) + 1;
   if (version > S.figVersion || (version === S.figVersion && data.figure_rev !== S.figRev)) {

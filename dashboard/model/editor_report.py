@@ -9,6 +9,9 @@ a silently wrong point set. The full list (not the edit alone) is what counts: l
 idempotent, so a rerun Streamlit coalesced loses nothing; ``op`` is only a label for the history
 and for live mode's "what changed". The limits are :meth:`Points.of`'s.
 
+On the Classify page the editor carries classes: each point is ``[x0, x1, label]`` and the
+report is checked into a :class:`dashboard.model.labelled.LabelledPoints` (``classes=K``).
+
 Also :class:`Draws`, the posterior function draws the editor animates (Streamlit-free, so plain
 pytest checks them).
 """
@@ -22,6 +25,7 @@ from typing import Literal
 import numpy as np
 
 from bnn.errors import PointsError
+from dashboard.model.labelled import LabelledPoints
 from dashboard.model.limits import LIMITS
 from dashboard.model.points import Points
 
@@ -48,14 +52,15 @@ class Op:
 class Report:
     """The editor's point list after edit number ``seq``; ``final`` is False while a drag goes on."""
 
-    points: Points
+    points: Points | LabelledPoints
     seq: int
     op: Op | None
     final: bool
 
 
-def parse_points_report(raw: object, max_points: int = LIMITS.points) -> Report:
-    """The editor's state value -> a checked :class:`Report`; raises PointsError saying what is wrong."""
+def parse_points_report(raw: object, max_points: int = LIMITS.points, classes: int | None = None) -> Report:
+    """The editor's state value -> a checked :class:`Report`; raises PointsError saying what is wrong.
+    With ``classes`` (K) the points are ``[x0, x1, label]`` with whole labels in 0..K-1."""
     if not isinstance(raw, dict):
         raise PointsError(f"the editor's report must be a mapping, got {_kind(raw)}")
     missing = [k for k in ("points", "seq", "final") if k not in raw]
@@ -65,7 +70,8 @@ def parse_points_report(raw: object, max_points: int = LIMITS.points) -> Report:
     final = raw["final"]
     if not isinstance(final, bool):
         raise PointsError(f"final must be true or false, got {_kind(final)}")
-    return Report(_points(raw["points"], max_points), seq, _op(raw.get("op"), max_points), final)
+    points = _points(raw["points"], max_points) if classes is None else _labelled(raw["points"], max_points, classes)
+    return Report(points, seq, _op(raw.get("op"), max_points), final)
 
 
 def report_seq(raw: object) -> int | None:
@@ -87,6 +93,23 @@ def _points(value: object, max_points: int) -> Points:
         return Points.none()
     xs, ys = zip(*pairs)
     return Points.of(list(xs), list(ys), max_points=max_points)
+
+
+def _labelled(value: object, max_points: int, classes: int) -> LabelledPoints:
+    if not isinstance(value, list):
+        raise PointsError(f"points must be a list of [x0, x1, label] triples, got {_kind(value)}")
+    if len(value) > max_points:
+        raise PointsError(f"at most {max_points:,} points here, got {len(value):,}")
+    rows = []
+    for i, p in enumerate(value):
+        if not isinstance(p, list | tuple) or len(p) != 3:
+            raise PointsError(f"point {i + 1} must be an [x0, x1, label] triple, got {_kind(p)}")
+        x0, x1 = _pair(p[:2], f"point {i + 1}")
+        rows.append((x0, x1, _whole(p[2], f"point {i + 1}'s label", classes - 1)))
+    if not rows:
+        return LabelledPoints.none()
+    x0s, x1s, labels = zip(*rows)
+    return LabelledPoints.of(np.stack([x0s, x1s], axis=1), list(labels), classes=classes, max_points=max_points)
 
 
 def _op(value: object, max_points: int) -> Op | None:

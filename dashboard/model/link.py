@@ -68,7 +68,7 @@ class AppState:
 
 
 # ---- query keys -------------------------------------------------------------------------
-_CONFIG_KEYS = {
+CONFIG_KEYS = {
     "hidden": "hidden", "activation": "act", "prior_sigma": "prior", "noise_sigma": "noise",
     "learn_noise": "learn_noise", "init": "init", "lr": "lr", "epochs": "epochs", "batch_size": "batch",
     "train_samples": "mc", "kl": "kl", "kl_weight": "kl_weight", "local_reparam": "local",
@@ -80,6 +80,7 @@ _VIEW_KEYS = {
 }
 _OTHER_KEYS = ("v", "toy", "expr", "pts", "npts")
 IGNORED_KEYS = ("embed", "embed_options")  # Streamlit's own query keys
+PAGE_PREFIXES = ("c_",)  # keys another page's state owns (the Classify page: dashboard.model.classify_state)
 _INT = re.compile(r"\d{1,19}")  # a count or a layer width: digits only
 _SIGNED_INT = re.compile(r"[+-]?\d{1,19}")  # a field's value: its range check says what is allowed
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
@@ -111,14 +112,14 @@ def encode(state: AppState, max_chars: int = LIMITS.link_chars) -> Encoded:
     """The query of a link to ``state``: only what differs from the defaults."""
     params: dict[str, str] = {}
     defaults = AppState()
-    for name, key in _CONFIG_KEYS.items():
+    for name, key in CONFIG_KEYS.items():
         value = getattr(state.config, name)
         if value != getattr(defaults.config, name):
-            params[key] = _format(value)
+            params[key] = format_value(value)
     for name, key in _VIEW_KEYS.items():
         value = getattr(state.view, name)
         if value != getattr(defaults.view, name):
-            params[key] = _format(value)
+            params[key] = format_value(value)
     if state.toy != defaults.toy:
         params["toy"] = state.toy or "none"
     if state.expression:
@@ -135,16 +136,17 @@ def encode(state: AppState, max_chars: int = LIMITS.link_chars) -> Encoded:
 def decode(query: Mapping[str, str | list[str]]) -> Decoded:
     """The state a link's query describes. Never raises on bad values: each one becomes a
     message and its default is used instead."""
-    raw = {k: (v[-1] if isinstance(v, list) else v) for k, v in query.items() if k not in IGNORED_KEYS}
+    raw = {k: (v[-1] if isinstance(v, list) else v) for k, v in query.items()
+           if k not in IGNORED_KEYS and not k.startswith(PAGE_PREFIXES)}
     problems: list[str] = []
-    unknown = sorted(set(raw) - set(_CONFIG_KEYS.values()) - set(_VIEW_KEYS.values()) - set(_OTHER_KEYS))
+    unknown = sorted(set(raw) - set(CONFIG_KEYS.values()) - set(_VIEW_KEYS.values()) - set(_OTHER_KEYS))
     if unknown:
         problems.append(f"the link's unknown setting(s) {', '.join(map(repr, unknown))} were ignored")
     if raw.get("v", LINK_VERSION) != LINK_VERSION:
         problems.append(f"the link is of format v={raw['v']!r}; this app reads v={LINK_VERSION}, so some "
                         "settings may differ")
-    config = _decode_fields(Config(), _CONFIG_KEYS, raw, problems, check_field)
-    view = _decode_fields(View(), _VIEW_KEYS, raw, problems)
+    config = decode_fields(Config(), CONFIG_KEYS, raw, problems, check_field)
+    view = decode_fields(View(), _VIEW_KEYS, raw, problems)
     state = AppState(config=config, view=view)
     state = _decode_truth(state, raw, problems)
     points_left_out = None
@@ -161,7 +163,7 @@ def decode(query: Mapping[str, str | list[str]]) -> Decoded:
     return Decoded(state, tuple(problems), points_left_out)
 
 
-def _decode_fields(default: Any, keys: dict[str, str], raw: dict[str, str], problems: list[str],
+def decode_fields(default: Any, keys: dict[str, str], raw: dict[str, str], problems: list[str],
                    check: Callable[[str, Any], None] | None = None) -> Any:
     """Each present key parsed and checked alone, so one bad value spares the others. ``check``
     (the dashboard's cap on a field) runs before the dataclass's own checks, so that a message
@@ -235,7 +237,7 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def _format(value: Any) -> str:
+def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, StrEnum):

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 import bnn
 from dashboard.model.limits import check_training_work
 from dashboard.model.link import AppState
@@ -110,21 +112,32 @@ def callback_every(state: AppState, target_rows: int = 200) -> int:
 
     Each report costs the callback's Python (the live view decides itself how often to
     redraw); 200 points still draw a smooth loss curve."""
-    steps = state.config.total_steps(len(state.points))
-    return max(1, steps // target_rows)
+    return report_every(state.config, len(state.points), target_rows)
+
+
+def report_every(config: bnn.Config, n_points: int, target_rows: int = 200) -> int:
+    """:func:`callback_every` for a config and a point count."""
+    return max(1, config.total_steps(n_points) // target_rows)
 
 
 def train(state: AppState, on_progress: Callable[[bnn.Progress], None] | None = None,
           on_wait: Callable[[float], None] = lambda waited: None, cache: FitCache = CACHE) -> bnn.Fitted:
     """The fit of ``state`` from the cache, or trained now (checked against the caps first)."""
-    key = key_of(state)
+    return fit_cached(key_of(state), state.config, state.points.x, state.points.y, on_progress, on_wait, cache)
+
+
+def fit_cached(key: Key, config: bnn.Config, x: np.ndarray, y: np.ndarray,
+               on_progress: Callable[[bnn.Progress], None] | None = None,
+               on_wait: Callable[[float], None] = lambda waited: None, cache: FitCache = CACHE) -> bnn.Fitted:
+    """The fit under ``key`` from ``cache``, or ``bnn.fit(x, y, config)`` now, checked against the caps
+    first and in a training slot; a run that finishes is cached (the main page and the Classify page)."""
     fitted = cache.get(key)
     if fitted is not None:
         return fitted
-    check_training_work(state.config, len(state.points))
+    input_dim = 1 if x.ndim == 1 else x.shape[1]
+    check_training_work(config, len(y), input_dim=input_dim)
     with training_slot(on_wait):
-        fitted = bnn.fit(state.points.x, state.points.y, state.config, callback=on_progress,
-                         callback_every=callback_every(state))
+        fitted = bnn.fit(x, y, config, callback=on_progress, callback_every=report_every(config, len(y)))
     if not fitted.stopped_early:
         cache.put(key, fitted)
     return fitted

@@ -363,14 +363,14 @@ def test_predictive_samples_are_capped_for_big_networks_only() -> None:
 
 
 @pytest.mark.parametrize(("keys", "fields"), [
-    (share._CONFIG_KEYS, dataclasses.fields(bnn.Config)), (share._VIEW_KEYS, dataclasses.fields(View)),
+    (share.CONFIG_KEYS, dataclasses.fields(bnn.Config)), (share._VIEW_KEYS, dataclasses.fields(View)),
 ])
 def test_every_field_has_a_query_key_of_its_own(keys: dict[str, str], fields: tuple) -> None:
     """A field without a key would silently not travel in a link (a reader gets its default)."""
     assert set(keys) == {f.name for f in fields}
     other = set(share._OTHER_KEYS) | set(share.IGNORED_KEYS)
-    assert len(set(share._CONFIG_KEYS.values()) | set(share._VIEW_KEYS.values()) | other) == \
-        len(share._CONFIG_KEYS) + len(share._VIEW_KEYS) + len(other)  # no two fields share a key
+    assert len(set(share.CONFIG_KEYS.values()) | set(share._VIEW_KEYS.values()) | other) == \
+        len(share.CONFIG_KEYS) + len(share._VIEW_KEYS) + len(other)  # no two fields share a key
 
 
 def test_urlencode_of_encoded_params_matches_query() -> None:
