@@ -171,6 +171,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("classify writes its tables to files only (stdout holds the scores); give a file name")
     if args.points_csv is not None and (args.n_points, args.noise) != (None, None):
         raise UsageError("--n-points and --noise go with --dataset")
+    if args.data_seed is not None and not 0 <= args.data_seed < 2**63:  # Config.seed's range
+        raise UsageError(f"--data-seed must be in [0, 2^63), got {args.data_seed}")
     if not 0 <= args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction:g}")
     if args.test_fraction == 0 and args.test_out:

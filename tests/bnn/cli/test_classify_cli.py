@@ -154,6 +154,8 @@ BAD = [  # (options after 'classify', exit code, phrase of the error line)
     (["--dataset", "moon"], 2, "invalid choice"),
     (["--dataset", "moons", "--likelihood", "gaussian"], 2, "categorical only"),
     (["--dataset", "moons", "--classes", "1"], 1, "classes must be in [2, 1000]"),
+    (["--dataset", "moons", "--data-seed", "-1"], 2, "--data-seed must be in [0, 2^63)"),
+    (["--dataset", "moons", "--seed", "-1"], 1, "seed must be in [0, 2^63)"),
     (["--dataset", "moons", "--test-fraction", "1"], 2, "--test-fraction must be in [0, 1)"),
     (["--dataset", "moons", "--test-fraction", "-0.1"], 2, "--test-fraction must be in [0, 1)"),
     (["--dataset", "moons", "--test-fraction", "0"], 2, "nothing to show"),
