@@ -15,8 +15,10 @@ from bnn.errors import BNNError
 from bnn.evaluation import uci
 from bnn.train import Progress
 from dashboard.figures import your_data as figures
+from dashboard.figures import your_data_classes as class_figures
 from dashboard.model import runner
 from dashboard.model import your_data as table
+from dashboard.model import your_data_classes as classes
 from dashboard.model.limits import LIMITS
 from dashboard.model.text import escape_markdown
 
@@ -61,12 +63,13 @@ def choose_table() -> tuple[pd.DataFrame, str] | None:
 
 
 def reset_inputs(numeric: list[str]) -> None:
-    """A new target: the inputs become every other numeric column."""
+    """A new target: the inputs become every other numeric column; a text target is taken as classes."""
     target = st.session_state["yd_target"]
     st.session_state["yd_inputs"] = [c for c in numeric if c != target]
+    st.session_state["yd_classes"] = target not in numeric
 
 
-def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str]]:
+def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str], bool]:
     numeric = table.numeric_columns(frame)
     columns = list(frame.columns)
     if st.session_state.get("yd_columns") != columns:  # a new table: fresh defaults
@@ -79,8 +82,30 @@ def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str]]:
     inputs = right.multiselect("Inputs", columns, key="yd_inputs")
     if len(numeric) < len(columns):
         st.caption("Columns with text: " + ", ".join(escape_markdown(c) for c in columns if c not in numeric)
-                   + " (only numeric columns can be used).")
-    return target, inputs
+                   + " (only numeric columns can be inputs; a text target is predicted as classes).")
+    return target, inputs, choose_classes(frame, target)
+
+
+def choose_classes(frame: pd.DataFrame, target: str) -> bool:
+    """The "Treat the target as classes" box, for a text target or one of few whole numbers."""
+    kind = classes.target_kind(frame, target)
+    if kind is classes.TargetKind.NUMBER:
+        return False
+    if "yd_classes" not in st.session_state:  # the box was not shown on the last run: its default
+        st.session_state["yd_classes"] = kind is classes.TargetKind.TEXT
+    why = ("it holds text, so it can only be predicted as classes (regression needs numbers)"
+           if kind is classes.TargetKind.TEXT else
+           f"it holds at most {classes.MAX_WHOLE_DISTINCT} different whole numbers: predict them as classes, "
+           "or as a number")
+    chosen = st.checkbox("Treat the target as classes", key="yd_classes")
+    try:
+        _, names = classes.class_labels(frame[target])
+    except BNNError:
+        names = []  # Train names the problem
+    st.caption(f"The target {escape_markdown(target)}: {escape_markdown(why)}."
+               + (f" {len(names)} classes, in this order: " + ", ".join(escape_markdown(n) for n in names)
+                  if chosen and names else ""))
+    return chosen
 
 
 def choose_experiment() -> table.ExperimentChoices:
@@ -95,9 +120,13 @@ def choose_experiment() -> table.ExperimentChoices:
                                    seed=int(seed))
 
 
-def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choices: table.ExperimentChoices) -> None:
+def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choices: table.ExperimentChoices,
+          as_classes: bool) -> None:
     try:
-        x, y, rows = table.select(frame, target, inputs)
+        if as_classes:
+            x, y, names, rows = classes.select_classes(frame, target, inputs)
+        else:
+            x, y, rows = table.select(frame, target, inputs)
     except BNNError as exc:
         st.error(escape_markdown(exc))
         return
@@ -113,7 +142,9 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
 
     try:
         with runner.training_slot(wait):  # the dashboard's bound on concurrent trainings
-            experiment = table.run_experiment(x, y, inputs, target, choices, rows=rows, callback=show)
+            experiment: table.Experiment | classes.ClassExperiment = (
+                classes.run_class_experiment(x, y, names, inputs, target, choices, rows=rows, callback=show)
+                if as_classes else table.run_experiment(x, y, inputs, target, choices, rows=rows, callback=show))
     except BNNError as exc:
         bar.empty()
         st.error(escape_markdown(exc))
@@ -122,7 +153,33 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
     st.session_state[RESULT] = (experiment, f"{name}: {target} from {', '.join(inputs)}")
 
 
-def show_result(experiment: table.Experiment, title: str) -> None:
+def show_class_result(experiment: classes.ClassExperiment, title: str) -> None:
+    s = experiment.scores
+    st.subheader(f"Held-out rows ({s.n}) · {escape_markdown(title)} · {len(experiment.names)} classes")
+    cols = st.columns(4)
+    cols[0].metric("accuracy", f"{s.accuracy:.1%}", help="share of held-out rows whose most probable class is right")
+    cols[1].metric("NLL", f"{s.nll:.3f}", help="mean −log p(true class) per held-out row, in nats (lower is better)")
+    cols[2].metric("Brier score", f"{s.brier:.3f}",
+                   help="mean squared distance of the probabilities from the true class, 0 to 2 (lower is better)")
+    cols[3].metric("ECE", f"{s.ece:.3f}", help=f"expected calibration error over {s.bins} confidence bins: the "
+                   "row-weighted gap between confidence and accuracy (Guo et al. 2017; lower is better)")
+    left, right = st.columns(2)
+    left.markdown("**Reliability**: accuracy of the held-out rows against the confidence of their prediction")
+    left.plotly_chart(class_figures.reliability_figure(experiment), key="yd_reliability_chart")
+    right.markdown("**Confusion matrix**: held-out rows of each true class by the class predicted")
+    right.plotly_chart(class_figures.confusion_figure(experiment), key="yd_confusion_chart")
+    st.caption(f"p0…p{len(experiment.names) - 1} are the probabilities of the classes in the order "
+               + ", ".join(escape_markdown(n) for n in experiment.names)
+               + "; entropy = aleatoric + epistemic, in nats.")
+    st.dataframe(experiment.predictions, hide_index=True, key="yd_table")
+    st.download_button("Download the predictions (CSV)", classes.predictions_csv(experiment),
+                       file_name="predictions.csv", mime="text/csv", key="yd_download")
+
+
+def show_result(experiment: table.Experiment | classes.ClassExperiment, title: str) -> None:
+    if isinstance(experiment, classes.ClassExperiment):
+        show_class_result(experiment, title)
+        return
     s = experiment.scores
     level = experiment.level
     st.subheader(f"Held-out rows ({s.n}) · {escape_markdown(title)}")
@@ -159,10 +216,10 @@ def render() -> None:
         frame, name = chosen
         st.dataframe(frame.head(5), hide_index=True, key="yd_preview")
         st.caption(f"{len(frame):,} rows, {frame.shape[1]} columns")
-        target, inputs = choose_columns(frame)
+        target, inputs, as_classes = choose_columns(frame)
         choices = choose_experiment()
         if st.button("Train", type="primary", key="yd_train"):
-            train(frame, name, target, inputs, choices)
+            train(frame, name, target, inputs, choices, as_classes)
     result = st.session_state.get(RESULT)
     if result is not None:
         show_result(*result)

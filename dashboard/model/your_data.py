@@ -27,7 +27,7 @@ from bnn.evaluation.uci_protocol import Protocol
 from bnn.io import safe_csv
 from bnn.predict import SUMMARY_COLUMNS, predictive_table
 from bnn.train import Fitted, Progress, fit
-from dashboard.model.limits import LIMITS, check_config, training_work
+from dashboard.model.limits import LIMITS, check_config, training_work, weight_count
 from dashboard.model.points import sniff_separator
 from dashboard.model.text import clip
 
@@ -96,15 +96,8 @@ def select(frame: pd.DataFrame, target: str, inputs: list[str]) -> tuple[np.ndar
         raise TableError("choose at least one input column")
     if target in inputs:
         raise TableError(f"'{target}' is the target, so it cannot also be an input")
-    for name in [target, *inputs]:
-        if name not in frame.columns:
-            raise TableError(f"there is no column '{name}'")
-        values = pd.to_numeric(frame[name], errors="coerce")
-        bad = values.isna() & frame[name].notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TableError(f"column '{name}' holds text, e.g. '{clip(str(frame[name].iloc[row]))}' in row {row + 1}; "
-                             "only numeric columns can be used")
+    check_numeric(frame, [target], "a text target can only be predicted as classes: tick 'Treat the target as classes'")
+    check_numeric(frame, inputs)
     table = frame[[*inputs, target]].apply(pd.to_numeric, errors="coerce").astype(np.float64)
     complete = table.dropna()
     if not np.isfinite(complete.to_numpy()).all():
@@ -114,6 +107,19 @@ def select(frame: pd.DataFrame, target: str, inputs: list[str]) -> tuple[np.ndar
                          f"at least {MIN_TRAIN + MIN_TEST} are needed")
     rows = np.flatnonzero(table.notna().all(axis=1).to_numpy()) + 1
     return complete[inputs].to_numpy(), complete[target].to_numpy(), rows
+
+
+def check_numeric(frame: pd.DataFrame, names: list[str], advice: str = "only numeric columns can be used") -> None:
+    """Raise TableError naming the first of ``names`` that is missing or holds a non-number, and the cell."""
+    for name in names:
+        if name not in frame.columns:
+            raise TableError(f"there is no column '{name}'")
+        values = pd.to_numeric(frame[name], errors="coerce")
+        bad = values.isna() & frame[name].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise TableError(f"column '{name}' holds text, e.g. '{clip(str(frame[name].iloc[row]))}' in row {row + 1}; "
+                             + advice)
 
 
 def split_rows(n: int, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -147,14 +153,17 @@ class ExperimentChoices:
         return protocol.config(self.hidden, y_train, split=0)
 
 
-def check_page_run(config: Config, n_train: int, input_dim: int) -> None:
+def check_page_run(config: Config, n_train: int, input_dim: int, outputs: int = 1) -> None:
     """The dashboard's caps (``dashboard.model.limits``) on the knobs and on the work of one run.
 
     The dashboard's cap on the number of points is for hand-made point sets; a table
     may have up to ``MAX_ROWS`` rows, because the work cap already bounds the run.
+    ``outputs``: K for a classifier, whose last layer has K units (``training_work`` counts one).
     """
     check_config(config, LIMITS)
-    work = training_work(config, n_train, LIMITS, input_dim)
+    one = weight_count(config, input_dim)
+    last = config.hidden[-1] if config.hidden else input_dim
+    work = training_work(config, n_train, LIMITS, input_dim) * (one + (outputs - 1) * (last + 1)) / one
     if work > LIMITS.training_work:
         raise TableError(f"this run is about {work / LIMITS.training_work:.1f} times heavier than one visitor may "
                          "ask of this server; lower the training steps or the hidden units")

@@ -297,7 +297,8 @@ def test_page_defaults_and_bad_column_choices() -> None:
     at = upload(page(), line_csv(60))
     assert at.selectbox(key="yd_target").value == "y"
     assert at.multiselect(key="yd_inputs").value == ["a", "b"]  # numeric columns other than the target
-    assert any(rendered(c.value) == "<p>Columns with text: name (only numeric columns can be used).</p>\n"
+    assert any(rendered(c.value) == ("<p>Columns with text: name (only numeric columns can be inputs; "
+                                       "a text target is predicted as classes).</p>\n")
                for c in at.caption)
     at.multiselect(key="yd_inputs").set_value(["a", "name"])
     at.button(key="yd_train").click().run()
