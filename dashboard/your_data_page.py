@@ -74,7 +74,7 @@ def choose_columns(frame: pd.DataFrame) -> tuple[str, list[str], bool]:
     columns = list(frame.columns)
     if st.session_state.get("yd_columns") != columns:  # a new table: fresh defaults
         st.session_state["yd_columns"] = columns
-        st.session_state["yd_target"] = numeric[-1] if numeric else columns[-1]
+        st.session_state["yd_target"] = classes.default_target(frame)
         reset_inputs(numeric)
     left, right = st.columns([1, 2])
     target = left.selectbox("Target (the column to predict)", columns, key="yd_target",
@@ -93,18 +93,18 @@ def choose_classes(frame: pd.DataFrame, target: str) -> bool:
         return False
     if "yd_classes" not in st.session_state:  # the box was not shown on the last run: its default
         st.session_state["yd_classes"] = kind is classes.TargetKind.TEXT
-    why = ("it holds text, so it can only be predicted as classes (regression needs numbers)"
-           if kind is classes.TargetKind.TEXT else
-           f"it holds at most {classes.MAX_WHOLE_DISTINCT} different whole numbers: predict them as classes, "
-           "or as a number")
     chosen = st.checkbox("Treat the target as classes", key="yd_classes")
     try:
         _, names = classes.class_labels(frame[target])
-    except BNNError:
-        names = []  # Train names the problem
-    st.caption(f"The target {escape_markdown(target)}: {escape_markdown(why)}."
-               + (f" {len(names)} classes, in this order: " + ", ".join(escape_markdown(n) for n in names)
-                  if chosen and names else ""))
+        found = f"{len(names)} classes, in this order: " + ", ".join(escape_markdown(n) for n in names)
+    except BNNError as exc:
+        names, found = [], f"as classes: {escape_markdown(exc)}"
+    if kind is classes.TargetKind.TEXT:
+        why = "it holds text, so it can only be predicted as classes (regression needs numbers)"
+    else:
+        why = (f"it holds whole numbers of {frame[target].nunique()} different values: predict them as classes, "
+               "or as a number")
+    st.caption(f"The target {escape_markdown(target)}: {why}." + (f" {found}." if chosen else ""))
     return chosen
 
 

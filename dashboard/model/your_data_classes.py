@@ -59,6 +59,20 @@ def target_kind(frame: pd.DataFrame, target: str) -> TargetKind:
     return TargetKind.FEW_WHOLE if whole and len(np.unique(values)) <= MAX_WHOLE_DISTINCT else TargetKind.NUMBER
 
 
+def default_target(frame: pd.DataFrame) -> str:
+    """The target a new table starts with: its last column if that is numeric or usable as classes (a
+    label column usually comes last, as in iris), else its last numeric column, else its last column."""
+    numeric = yd.numeric_columns(frame)
+    last = frame.columns[-1]
+    if last in numeric:
+        return last
+    try:
+        class_labels(frame[last])
+    except TableError:
+        return numeric[-1] if numeric else last
+    return last
+
+
 def class_labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """(labels (N,) int in 0..K-1, or -1 for an empty cell; the K class names in label order).
 

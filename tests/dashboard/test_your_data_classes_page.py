@@ -38,7 +38,7 @@ def captions(at: AppTest) -> str:
 
 def test_a_text_target_is_taken_as_classes_and_trained() -> None:
     at = upload(sectors_csv())
-    at.selectbox(key="yd_target").set_value("kind").run()
+    assert at.selectbox(key="yd_target").value == "kind"  # the last column, a label
     assert at.checkbox(key="yd_classes").value  # text: classes is the default
     assert at.multiselect(key="yd_inputs").value == ["a", "b", "grade"]
     assert "it holds text, so it can only be predicted as classes" in captions(at)
@@ -61,7 +61,7 @@ def test_few_whole_numbers_may_be_classes_or_a_number() -> None:
     at = upload(sectors_csv())
     at.selectbox(key="yd_target").set_value("grade").run()
     assert not at.checkbox(key="yd_classes").value  # numbers: regression is the default
-    assert "at most 20 different whole numbers" in captions(at)
+    assert "it holds whole numbers of 3 different values: predict them as classes, or as a number" in captions(at)
     at.multiselect(key="yd_inputs").set_value(["a", "b"])
     at.checkbox(key="yd_classes").check().run()
     assert "3 classes, in this order: 0, 1, 2" in captions(at)
@@ -69,6 +69,17 @@ def test_few_whole_numbers_may_be_classes_or_a_number() -> None:
     assert not at.exception and not at.error and at.metric[0].label == "accuracy"
     at.selectbox(key="yd_target").set_value("a").run()  # a real number: no box
     assert len(at.checkbox) == 0
+
+
+def test_too_many_classes_are_named_before_training() -> None:
+    rows = ["a,id"] + [f"{i},r{i}" for i in range(30)]
+    at = upload("\n".join(rows).encode())
+    assert at.selectbox(key="yd_target").value == "a"  # 30 classes: not a default target
+    at.selectbox(key="yd_target").set_value("id").run()
+    assert at.checkbox(key="yd_classes").value
+    assert "as classes: column 'id' has 30 different values; at most 20 classes are allowed." in captions(at)
+    at.button(key="yd_train").click().run()
+    assert len(at.error) == 1 and "at most 20 classes" in rendered(at.error[0].value) and not at.exception
 
 
 def test_bad_class_choices_get_one_message_and_the_last_result_stays() -> None:
@@ -92,7 +103,7 @@ def test_hostile_class_names_show_as_typed_and_are_neutralised_in_the_download()
     at.button(key="yd_train").click().run()
     assert not at.exception and not at.error
     shown = " ".join(rendered(m) for m in markdown_shown(at))  # fails on any link or image
-    assert "3 classes, in this order: **bold**, <img src=x>, =HYPERLINK(\"x\")" in shown
+    assert "3 classes, in this order: **bold**, <img src=x>, =HYPERLINK(\"x\")." in shown
     assert "in the order **bold**, <img src=x>, =HYPERLINK(\"x\")" in shown
     charts = at.get("plotly_chart")
     assert '&lt;img src=x&gt;' in charts[1].proto.spec and "<img src=x>" not in charts[1].proto.spec

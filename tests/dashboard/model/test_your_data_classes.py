@@ -44,6 +44,13 @@ def test_target_kind() -> None:
     assert C.target_kind(wide, "n") is C.TargetKind.NUMBER
 
 
+def test_default_target_is_the_last_column_when_it_can_be_predicted() -> None:
+    assert C.default_target(read(three_classes(30))) == "kind"
+    assert C.default_target(read(three_classes(30).assign(kind=[f"r{i}" for i in range(30)]))) == "b"  # 30 classes
+    assert C.default_target(read(three_classes(30)[["kind", "a"]])) == "a"
+    assert C.default_target(read(pd.DataFrame({"s": ["x"] * 3, "t": ["u"] * 3}))) == "t"  # nothing fits: the last
+
+
 def test_text_labels_are_sorted_and_stripped() -> None:
     labels, names = C.class_labels(pd.Series(["dog", " cat", "eel ", "cat", None, "dog"], name="kind"))
     assert names == ["cat", "dog", "eel"]
