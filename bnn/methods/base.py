@@ -1,14 +1,17 @@
 """What every inference method shares: the fitted-method protocol and its progress report.
 
 A method turns points (x, y) and the model of :class:`bnn.Config` (network widths,
-activation, N(0, prior_sigma^2) prior, Gaussian likelihood of std noise_sigma) into
-something that can draw functions f_s(x*) (S, N). Everything downstream, the table of
-:func:`bnn.predict.summarise`, the metrics and the pages, is computed from those draws,
+activation, N(0, prior_sigma^2) prior, Gaussian likelihood of std noise_sigma, or a softmax
+over K logits for ``likelihood="categorical"``: :mod:`bnn.methods.likelihood`) into
+something that can draw functions f_s(x*) (S, N), or a classifier's logits (S, N, K).
+Everything downstream, the table of :func:`bnn.predict.summarise` (a classifier's
+:func:`bnn.uncertainty.classification_table`), the metrics and the pages, is computed from those draws,
 so two methods differ only in how they draw functions, never in how they are scored.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC
 from collections.abc import Callable
@@ -20,8 +23,8 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from bnn.config import Config
-from bnn.data import Scaling, to_model_units
+from bnn.config import Config, Likelihood
+from bnn.data import Scaling, to_model_units, to_model_units_labels
 from bnn.predict import Predictive
 
 
@@ -44,9 +47,10 @@ class Prepared:
     """Checked training data in model units (standardised when the config asks)."""
 
     x: Tensor  # (N, D)
-    y: Tensor  # (N,)
+    y: Tensor  # (N,) targets, or int64 labels 0..K-1 for a classifier
     scaling: Scaling
-    noise_sigma: float  # likelihood std in model units
+    noise_sigma: float  # likelihood std in model units; NaN for a classifier, which has none
+    classes: int | None = None  # K for a classifier, None for a regression
 
     @property
     def n(self) -> int:
@@ -54,7 +58,11 @@ class Prepared:
 
 
 def prepare(x: ArrayLike, y: ArrayLike, config: Config, dtype: torch.dtype | None = None) -> Prepared:
-    """Validate points as :func:`bnn.fit` does and move them to model units."""
+    """Validate points as :func:`bnn.fit` does and move them to model units; a classifier's labels
+    are checked against ``config.classes`` (or K is inferred) and only x is standardised."""
+    if config.likelihood is Likelihood.CATEGORICAL:
+        scaling, x_model, labels, classes = to_model_units_labels(x, y, config.standardize, config.classes, dtype)
+        return Prepared(x_model, labels, scaling, math.nan, classes)
     scaling, x_model, y_model = to_model_units(x, y, config.standardize, dtype)
     return Prepared(x_model, y_model, scaling, scaling.model_noise(config.noise_sigma))
 

@@ -11,6 +11,9 @@ default; ``weight_decay`` replaces it by one number for all weights. Dropout act
 hidden units only: dropping the one input of a 1-D problem would blank the input.
 During training each point gets its own mask (ordinary dropout); at prediction each
 draw keeps one mask for all inputs, so a draw is a whole function, not noise per point.
+A classifier (``likelihood="categorical"``) trains the same way on the softmax cross-entropy
+of K logits, and each mask is one draw of the K logits (Gal & Ghahramani's classification
+case); the masks make it an autograd fit (:mod:`bnn.methods.optimise`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from torch import Tensor
 
 from bnn.config import Config
 from bnn.data import as_inputs
-from bnn.methods import optimise
+from bnn.methods import likelihood, optimise
 from bnn.methods.base import FittedMethod, MethodCallback, Stopwatch
 from bnn.methods.config_checks import check_float, check_training
 from bnn.network import Layout
@@ -84,7 +87,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: DropoutConfig
     """Train one network of the config's model with dropout and weight decay."""
     settings = method_config or DropoutConfig()
     clock = Stopwatch()
-    layout = Layout.of(as_inputs(x).shape[1], config.hidden, config.activation)
+    config = likelihood.resolve(config, x, y)
+    categorical = likelihood.is_categorical(config)
+    layout = likelihood.model_layout(as_inputs(x).shape[1], config)
     decay = settings.weight_decay
     if decay is None:
         decay = prior_decay(layout, as_inputs(x).shape[0], config.prior_sigma, settings.rate)
@@ -92,7 +97,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: DropoutConfig
     def make_nll(layout: Layout, generator: torch.Generator) -> optimise.DataNLL:
         def nll(w: Tensor, xb: Tensor, yb: Tensor, noise: Tensor) -> Tensor:
             masks = draw_masks(layout, settings.rate, tuple(xb.shape[:2]), generator, w.dtype)
-            return optimise.mean_gaussian_nll(masked_forward(layout, xb, w, masks), yb, noise)
+            return likelihood.mean_nll(masked_forward(layout, xb, w, masks), yb, noise, categorical)
 
         return nll
 

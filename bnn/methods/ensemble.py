@@ -8,6 +8,9 @@ The members are the rows of one (M, P) weight tensor trained in one batched Adam
 model's homoscedastic Gaussian (the paper's members also learn a variance per input;
 here every method shares the model of :class:`bnn.Config`), and adversarial training is
 left out, as the paper's ablations show it matters little next to the ensembling.
+A classifier (``likelihood="categorical"``) trains each member on the softmax cross-entropy
+of K logits (the paper's classification case); member m's draw is its K logits, so the
+predictive is the mean of the members' softmax probabilities.
 """
 
 from __future__ import annotations

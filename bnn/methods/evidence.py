@@ -22,6 +22,10 @@ Unlike the formula with w* held fixed, it is exact for Bayesian linear regressio
 
 With J^T J = U diag(lam) U^T computed once, one evaluation costs O(K), so the maximiser is a
 dense grid over (log prior, log noise) (the evidence need not be unimodal) refined by L-BFGS.
+
+A classifier (``likelihood="categorical"``) has no closed-form evidence and no noise: its prior
+std alone is tuned, by the Laplace evidence at the MAP with the softmax GGN
+(:func:`softmax_log_evidence`), the same grid-then-L-BFGS search in one dimension.
 """
 
 from __future__ import annotations
@@ -114,3 +118,39 @@ def maximise_evidence(data: LinearisedData, prior: float, noise: float, noise_sc
                   (float(best[0]), float(best[1]), value)]
     log_prior, log_noise, value = max(candidates, key=lambda c: c[2])
     return math.exp(log_prior), math.exp(log_noise) if tune_noise else noise, value
+
+
+def softmax_log_evidence(eigenvalues: Tensor, weight_norm2: float, log_lik: float, log_prior: Tensor) -> Tensor:
+    """The Laplace evidence of a classifier at its MAP w* for the prior std exp(log_prior) (any shape),
+
+        log p(D | w*) + log N(w*; 0, prior^2 I) - 1/2 log det(H / 2pi),    H = G + I / prior^2,
+
+    = log p(D | w*) - |w*|^2 / (2 prior^2) - K log prior - 1/2 sum log(g_i + 1 / prior^2), with g
+    the eigenvalues (K,) of the softmax GGN G over the K random weights (MacKay 1992; Immer et al.
+    2021's post-hoc prior tuning). w* stays the MAP trained under the config's prior."""
+    log_prior = torch.as_tensor(log_prior, dtype=eigenvalues.dtype)
+    precision = torch.exp(-2 * log_prior)
+    k = eigenvalues.shape[0]
+    return (log_lik - 0.5 * weight_norm2 * precision - k * log_prior
+            - 0.5 * torch.log(eigenvalues + precision.unsqueeze(-1)).sum(-1))
+
+
+def maximise_softmax_evidence(eigenvalues: Tensor, weight_norm2: float, log_lik: float,
+                              prior: float) -> tuple[float, float]:
+    """The (prior std, log evidence) of largest :func:`softmax_log_evidence`: the start, the best of
+    a grid over ``PRIOR_BOUNDS`` or L-BFGS from it, whichever is best. A classifier has no noise to tune."""
+    dtype = eigenvalues.dtype
+    eigenvalues = eigenvalues.clamp(min=0.0)
+    lp = torch.linspace(math.log(PRIOR_BOUNDS[0]), math.log(PRIOR_BOUNDS[1]), GRID, dtype=dtype)
+
+    def objective(v: Tensor) -> Tensor:
+        return softmax_log_evidence(eigenvalues, weight_norm2, log_lik, v[..., 0])
+
+    grid = objective(lp[:, None])
+    i = int(torch.argmax(grid))
+    best, value = maximise_bounded(objective, lp[i:i + 1], lp[:1], lp[-1:])
+    start = math.log(prior)
+    candidates = [(start, float(objective(torch.tensor([start], dtype=dtype)))), (float(lp[i]), float(grid[i])),
+                  (float(best[0]), value)]
+    log_prior, value = max(candidates, key=lambda c: c[1])
+    return math.exp(log_prior), value

@@ -18,6 +18,9 @@ the N(0, prior_sigma^2 I) prior in closed form,
 
     KL = 0.5 * [ (tr Sigma + |mu|^2) / s^2 - P + P log s^2 - log det Sigma ].
 
+A classifier (``likelihood="categorical"``) swaps the Gaussian term for the engine's expected
+cross-entropy of K logits (:func:`bnn.loss.expected_categorical_nll`); everything else is unchanged.
+
 tr Sigma and log det Sigma are O(P^2) for the Cholesky form and O(P k^2) for the low-rank
 form (matrix determinant lemma), where ``torch.distributions.kl_divergence`` would solve
 a (P, P) triangular system, O(P^3), every step; and ``torch.distributions`` samplers take no
@@ -46,7 +49,8 @@ from torch import Tensor, nn
 
 from bnn.config import Config
 from bnn.errors import ConfigError, TrainingDiverged
-from bnn.loss import LossTerms, expected_gaussian_nll
+from bnn.loss import LossTerms, expected_categorical_nll, expected_gaussian_nll
+from bnn.methods import likelihood
 from bnn.methods.base import FittedMethod, MethodCallback, MethodProgress, Prepared, Stopwatch, prepare
 from bnn.methods.config_checks import check_float, check_int
 from bnn.methods.optimise import init_weights
@@ -190,8 +194,11 @@ def negative_elbo(q: Gaussian, layout: Layout, x: Tensor, y: Tensor, noise: Tens
                   kl_weight: float, prior_sigma: float, generator: torch.Generator) -> LossTerms:
     """The engine's loss (:func:`bnn.loss.negative_elbo`) for this q: x (B, D), y (B,) a batch of n_total."""
     draw = q.draw(samples, generator)  # one scale factor a step, shared by the draw and the KL
-    f = layout.forward(x, draw.w)  # (S, B)
-    nll = expected_gaussian_nll(f, y, noise, scale=n_total / x.shape[0])
+    f = layout.forward(x, draw.w)  # (S, B), or (S, B, K) logits
+    if f.dim() == 3:  # a classifier (y int64 labels): the engine's cross-entropy term
+        nll = expected_categorical_nll(f, y, scale=n_total / x.shape[0])
+    else:
+        nll = expected_gaussian_nll(f, y, noise, scale=n_total / x.shape[0])
     kl_term = kl_to_prior(q.mu, draw.trace, draw.log_det, prior_sigma)
     return LossTerms(nll=nll, kl=kl_term, total=nll + kl_weight * kl_term)
 
@@ -234,8 +241,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: FullCovConfig
     """Maximise the ELBO of q over the config's model by Adam on reparameterised draws."""
     settings = method_config or FullCovConfig()
     clock = Stopwatch()
+    config = likelihood.resolve(config, x, y)
     data = prepare(x, y, config, dtype=torch.float64)
-    layout = Layout.of(data.x.shape[1], config.hidden, config.activation)
+    layout = likelihood.model_layout(data.x.shape[1], config)
     generator = torch.Generator().manual_seed(config.seed)
     q = make_posterior(layout, settings.rank, generator)
     noise_rho = torch.tensor(softplus_inverse(data.noise_sigma), dtype=torch.float64,

@@ -34,7 +34,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from bnn.config import Config
+from bnn.config import Config, Likelihood
 from bnn.errors import ConfigError
 from bnn.methods.base import FittedMethod, MethodCallback, MethodProgress, Stopwatch, prepare
 from bnn.methods.config_checks import check_float, check_int
@@ -157,6 +157,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: GPConfig | No
         callback: MethodCallback | None = None) -> FittedGP:
     """Maximise the marginal likelihood from each start; keep the best; factorise once more there."""
     settings = method_config or GPConfig()
+    if config.likelihood is Likelihood.CATEGORICAL:
+        raise ConfigError("gp: exact GP regression has a Gaussian likelihood only; it does not fit "
+                          "likelihood='categorical' (classification): choose another method")
     clock = Stopwatch()
     data = prepare(x, y, replace(config, standardize=True), dtype=torch.float64)
     if data.n > MAX_POINTS:

@@ -15,7 +15,14 @@ The leapfrog's gradient is :class:`bnn.netgrad.WeightPass`'s hand-written backwa
 
 :meth:`FittedHMC.certificate` checks the sample on function values f(x) at probe inputs
 across the plotted range: rank-normalised split R-hat < 1.05 and bulk ESS > 200 at every
-probe (Vehtari et al. 2021, :mod:`bnn.methods.diagnostics`). Only then is the run a
+probe (Vehtari et al. 2021, :mod:`bnn.methods.diagnostics`).
+
+A classifier (``likelihood="categorical"``) samples log p(w | D) = sum_i log softmax(f(x_i; w))_{c_i}
+- ||w||^2 / (2 prior_sigma^2) + const the same way. Its certificate checks the centred logits
+f_k(x) - mean_j f_j(x) at the probes, one series per probe and class: the logits themselves are
+not identified (adding one number to all K leaves the likelihood unchanged, so only the prior
+holds that direction), while the centred logits are exactly what the softmax sees and, unlike
+the probabilities, do not saturate at 0 or 1 (where R-hat is undefined). Only then is the run a
 reference; docs/hmc-reference.md has the measured two-seed and NUTS agreement. No
 variational family stands between the model and the answer, so on small problems this is
 the reference the approximations are judged against (Izmailov et al. 2021, "What are
@@ -35,11 +42,13 @@ from torch import Tensor
 
 from bnn.config import Config
 from bnn.errors import ConfigError
-from bnn.methods import sampler, tempering
+from bnn.fast_categorical import CategoricalPass
+from bnn.methods import likelihood, sampler, tempering
 from bnn.methods.base import FittedMethod, MethodCallback, Prepared, Stopwatch, prepare
 from bnn.methods.config_checks import check_float, check_int
 from bnn.methods.diagnostics import ess_bulk, ess_tail, rank_rhat
 from bnn.netgrad import WeightPass
+from bnn.netgrad import run as run_ops
 from bnn.network import Layout
 
 MAX_CHAINS = 4096  # rows of the batched state: chains x temperatures
@@ -115,32 +124,43 @@ def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None) ->
 
     With ``chains`` given, the gradient is :class:`bnn.netgrad.WeightPass`'s hand-written
     backward pass on buffers made once (the leapfrog calls this thousands of times: ~4x less
-    time than autograd on the article's net at 64 chains); any other batch of states, and
-    ``chains=None``, go through autograd, the oracle it is tested against.
+    time than autograd on the article's net at 64 chains), for a classifier
+    :class:`bnn.fast_categorical.CategoricalPass`'s (d log p / d f = onehot - softmax(f)); any
+    other batch of states, and ``chains=None``, go through autograd
+    (:func:`bnn.methods.likelihood.log_likelihood`), the oracle it is tested against.
     """
-    noise_var = data.noise_sigma**2
+    categorical = data.classes is not None
     fast = None
     if chains is not None:
         w_buf = torch.empty((chains, layout.size), dtype=data.x.dtype)
         g_buf = torch.empty_like(w_buf)
-        fast = WeightPass(layout, chains, data.n, w_buf, g_buf)
+        fast = (CategoricalPass if categorical else WeightPass)(layout, chains, data.n, w_buf, g_buf)
         fast.load(data.x, data.y)
 
     def log_lik_grad(w: Tensor) -> tuple[Tensor, Tensor]:
         if fast is not None and w.shape == w_buf.shape:
             w_buf.copy_(w)
-            fast.forward()
-            r = fast.residual()  # f - y (C, N, 1)
-            fast.backward(-1.0 / noise_var)  # d/dw of -sum r^2 / (2 noise^2)
-            return r.square().sum(dim=(1, 2)).div_(-2 * noise_var), g_buf.clone()
+            return _fast_log_lik(fast, data.noise_sigma), g_buf.clone()
         with torch.enable_grad():
             w = w.detach().requires_grad_(True)
-            f = layout.forward(data.x, w)  # (C, N)
-            log_l = -((data.y - f) ** 2).sum(dim=1) / (2 * noise_var)
+            f = layout.forward(data.x, w)  # (C, N), or (C, N, K) logits
+            log_l = likelihood.log_likelihood(f, data.y, data.noise_sigma, categorical)
             (grad,) = torch.autograd.grad(log_l.sum(), w)
         return log_l.detach(), grad
 
     return log_lik_grad
+
+
+def _fast_log_lik(fast: WeightPass | CategoricalPass, noise_sigma: float) -> Tensor:
+    """Run the pass at the weights in its buffer: log p(D | w) (C,), the gradient left in its ``gw``."""
+    run_ops(fast.forward_ops)
+    run_ops(fast.residual_ops)
+    if isinstance(fast, CategoricalPass):  # r = softmax(f) - onehot = -d log p / d f
+        run_ops(fast.backward_ops(-1.0))
+        return (torch.log_softmax(fast.f, dim=-1) * fast.onehot).sum(dim=(1, 2))
+    noise_var = noise_sigma**2
+    run_ops(fast.backward_ops(-1.0 / noise_var))  # d/dw of -sum r^2 / (2 noise^2)
+    return fast.r.square().sum(dim=(1, 2)).div_(-2 * noise_var)
 
 
 def log_posterior(layout: Layout, data: Prepared, prior_sigma: float, chains: int | None = None) -> sampler.LogProbGrad:
@@ -181,10 +201,14 @@ class FittedHMC(FittedMethod):
         return self.layout.forward(x.to(pool.dtype), pool[idx])
 
     def chain_functions(self, x: Tensor) -> Tensor:
-        """f at model-unit inputs x for every kept state: (C, D, N)."""
+        """f at model-unit inputs x for every kept state: (C, D, N); a classifier's centred logits
+        f_k - mean_j f_j (C, D, N, K), the part of the logits the softmax sees."""
         c, d, p = self.samples.shape
         with torch.no_grad():
-            return self.layout.forward(x.to(self.samples.dtype), self.samples.reshape(-1, p)).reshape(c, d, -1)
+            f = self.layout.forward(x.to(self.samples.dtype), self.samples.reshape(-1, p))
+        if self.is_classifier:
+            return (f - f.mean(dim=-1, keepdim=True)).reshape(c, d, *f.shape[1:])
+        return f.reshape(c, d, -1)
 
     def probe_functions(self, probes: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(model-unit probe inputs (K, D_in), f in model units there for every kept state (C, D, K));
@@ -204,6 +228,8 @@ class FittedHMC(FittedMethod):
         if probes is None and self._certificate is not None:
             return self._certificate
         x, f = self.probe_functions(probes)
+        if f.ndim == 4:  # a classifier: (C, D, probes, K) centred logits, one series per probe and class
+            x, f = np.repeat(x, f.shape[3], axis=0), f.reshape(*f.shape[:2], -1)
         rhat = np.array([rank_rhat(f[:, :, k]) for k in range(f.shape[2])])
         bulk = np.array([ess_bulk(f[:, :, k]) for k in range(f.shape[2])])
         tail = np.array([ess_tail(f[:, :, k]) for k in range(f.shape[2])])
@@ -286,8 +312,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: HMCConfig | N
         raise ConfigError("the HMC sampler needs a fixed noise std (learn_noise = false): "
                           "a learned noise has no prior in this model")
     clock = Stopwatch()
+    config = likelihood.resolve(config, x, y)
     data = prepare(x, y, config, dtype=torch.float64)
-    layout = Layout.of(data.x.shape[1], config.hidden, config.activation)
+    layout = likelihood.model_layout(data.x.shape[1], config)
     generator = torch.Generator().manual_seed(config.seed)
     rows = settings.chains * settings.temperatures
     w0 = torch.randn((rows, layout.size), generator=generator, dtype=torch.float64)

@@ -7,11 +7,13 @@ step trains all M in a single batched pass (Lakshminarayanan et al. 2017 train t
 members of a deep ensemble independently; batching changes the arithmetic, not the
 maths). Each member sees its own minibatch order. The objective of a member is
 
-    mean over the batch of -log N(y; f(x), noise^2)  +  (weight_decay / 2) ||w||^2,
+    mean over the batch of -log p(y | f(x))  +  (weight_decay / 2) ||w||^2,
 
 which for weight_decay = 1 / (N prior_sigma^2) is the negative log posterior divided
-by N: its minimum is the MAP of the model's prior. A learned noise std is one
-softplus-parameterised scalar shared by the members.
+by N: its minimum is the MAP of the model's prior. The likelihood is the model's
+(:func:`bnn.methods.likelihood.mean_nll`): N(f, noise^2), whose learned noise std is one
+softplus-parameterised scalar shared by the members, or for a classifier the softmax
+cross-entropy of K logits.
 
 Two engines compute the gradient. The fast one (:class:`FastTrainer`) covers the plain
 Gaussian likelihood (:func:`layer_nll`: the ensemble and the Laplace MAP fit): the network's
@@ -22,6 +24,9 @@ Adam in place (:mod:`bnn.adam`). With r = f - y on a batch of B points,
     d loss / d w_m     = (1 / (B noise^2)) sum_b r_mb d f_mb / d w_m  +  weight_decay * w_m
     d loss / d rho     = sigmoid(rho) (M / noise - sum_mb r_mb^2 / (B noise^3))    (noise = softplus(rho))
 
+A classifier's full batch is :class:`bnn.fast_categorical.CategoricalPass` (the members as its
+samples), whose output gradient is (softmax(f) - onehot(c)) / B in place of r / (B noise^2); a
+classifier on minibatches (each member its own, which that pass does not take) goes to autograd.
 Autograd on ``data_nll`` is the oracle and the fallback, for any other ``data_nll`` (MC
 dropout's masks) and anything else the fast engine does not know. ``engine="auto"`` (the
 default, or what :func:`using_engine` sets) picks the fast one where it applies; both draw
@@ -48,6 +53,8 @@ from torch import Tensor
 from bnn.adam import Adam
 from bnn.config import Config
 from bnn.errors import TrainingDiverged
+from bnn.fast_categorical import CategoricalPass
+from bnn.methods import likelihood
 from bnn.methods.base import MethodCallback, MethodProgress, Prepared, Stopwatch, prepare
 from bnn.model import softplus_inverse
 from bnn.netgrad import Op, WeightPass
@@ -95,16 +102,23 @@ def using_engine(engine: Engine) -> Iterator[None]:
         _ENGINE.reset(token)
 
 
-def unsupported(w0: Tensor, data: Prepared, data_nll: DataNLL, weight_decay: float | Tensor) -> str | None:
+def unsupported(w0: Tensor, data: Prepared, data_nll: DataNLL, weight_decay: float | Tensor,
+                batch_size: int | None = None) -> str | None:
     """Why the fast engine cannot train this, or None when it can."""
     if type(data_nll) is not LayerNLL:  # a subclass may compute another likelihood
-        return "the likelihood is not layer_nll's plain Gaussian (e.g. MC dropout's masks)"
+        return "the likelihood is not layer_nll's plain network (e.g. MC dropout's masks)"
+    categorical = data.classes is not None
+    if data_nll.categorical != categorical:
+        return "layer_nll's likelihood is not the data's (labels need categorical=True)"
+    if categorical and batch_size is not None and batch_size < data.n:
+        return "a classifier on minibatches (each member its own) is not covered"
     layout = data_nll.layout
     if type(layout) is not Layout or layout.activation not in ACTIVATIONS:
         return f"no derivative is written for the network {layout!r}"
     if w0.dim() != 2 or w0.shape[1] != layout.size:
         return "the weights are not (members, P) of the likelihood's network"
-    if w0.dtype not in (torch.float32, torch.float64) or data.x.dtype != w0.dtype or data.y.dtype != w0.dtype:
+    y_ok = data.y.dtype == (torch.int64 if categorical else w0.dtype)
+    if w0.dtype not in (torch.float32, torch.float64) or data.x.dtype != w0.dtype or not y_ok:
         return "the weights and the data are not all float32 or all float64"
     if w0.device.type != "cpu" or data.x.device.type != "cpu":
         return "the weights or the data are not on the CPU"
@@ -125,7 +139,7 @@ def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float 
     engine = _ENGINE.get() if engine is None else engine
     if engine not in ("auto", "fast", "autograd"):
         raise ValueError(f"engine must be 'auto', 'fast' or 'autograd', got {engine!r}")
-    why = unsupported(w0, data, data_nll, weight_decay) if engine != "autograd" else "asked for"
+    why = unsupported(w0, data, data_nll, weight_decay, batch_size) if engine != "autograd" else "asked for"
     if why is None:
         trainer = FastTrainer(data_nll.layout, w0, data, weight_decay=weight_decay, lr=lr,  # type: ignore[attr-defined]
                               batch_size=batch_size, learn_noise=learn_noise)
@@ -182,6 +196,7 @@ class FastTrainer:
         m, p = w0.shape
         dtype = w0.dtype
         self.layout, self.data, self.members, self.lr, self.learn_noise = layout, data, m, float(lr), learn_noise
+        self.categorical = data.classes is not None
         self.n = data.n
         self.batch = self.n if batch_size is None else min(batch_size, self.n)
         self.theta = torch.empty(m * p + 1, dtype=dtype)  # [w | noise rho]
@@ -209,14 +224,20 @@ class FastTrainer:
             net, _ = self._pass(self.n)
             net.load(data.x, data.y)
 
-    def _pass(self, batch: int) -> tuple[WeightPass, list[Op]]:
+    def _pass(self, batch: int) -> tuple[WeightPass | CategoricalPass, list[Op]]:
         if batch in self.passes:
             return self.passes[batch]
         shared = batch >= self.n
-        net = WeightPass(self.layout, self.members, batch, self.w, self.gw, per_sample=not shared)
+        net: WeightPass | CategoricalPass
+        if self.categorical:  # full batch only (``unsupported``): d loss / d f = (softmax(f) - onehot) / B
+            net = CategoricalPass(self.layout, self.members, batch, self.w, self.gw)
+        else:
+            net = WeightPass(self.layout, self.members, batch, self.w, self.gw, per_sample=not shared)
         flat = net.r.view(-1)
         ops: list[Op] = [*net.forward_ops, *net.residual_ops, partial(torch.dot, flat, flat, out=self.rr)]
-        if self.learn_noise:  # the noise changes every step: r is scaled by a tensor
+        if self.categorical:
+            ops += net.backward_ops(1.0 / batch)
+        elif self.learn_noise:  # the noise changes every step: r is scaled by a tensor
             ops += [partial(Tensor.mul_, net.r, self.scale), *net.backward_ops(1.0)]
         else:
             ops += net.backward_ops(1.0 / (batch * self.data.noise_sigma**2))
@@ -266,7 +287,7 @@ class FastTrainer:
         out = None
         if check or loss:
             rr, noise = terms if terms is not None else (float(self.rr), self.data.noise_sigma)
-            if loss or not (math.isfinite(rr) and math.isfinite(noise)):
+            if loss or not (math.isfinite(rr) and (self.categorical or math.isfinite(noise))):
                 out = self._loss(rr, noise, batch)
         self.adam.step(self._adam_grads)
         return out
@@ -283,7 +304,12 @@ class FastTrainer:
         else:
             ww = 0.0
         m = self.members
-        return rr / (2 * noise * noise * batch * m) + math.log(noise) + _HALF_LOG_2PI + 0.5 * ww / m
+        if self.categorical:  # the mean cross-entropy of this step's logits
+            net = self.passes[batch][0]
+            data = -float((torch.log_softmax(net.f, dim=-1) * net.onehot).sum()) / (batch * m)  # type: ignore[union-attr]
+        else:
+            data = rr / (2 * noise * noise * batch * m) + math.log(noise) + _HALF_LOG_2PI
+        return data + 0.5 * ww / m
 
     def run(self, epochs: int, generator: torch.Generator, method: str, callback: MethodCallback | None) -> Trained:
         """``train``'s epochs, reports, divergence check and early stop."""
@@ -337,19 +363,20 @@ def forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor] | None = N
 
 
 class LayerNLL:
-    """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness): the
-    likelihood the fast engine knows (it reads ``layout``)."""
+    """The members' mean NLL on their own batches x (M, B, D) (no randomness), Gaussian or, with
+    ``categorical``, the cross-entropy of K logits: the likelihood the fast engine knows (it reads
+    ``layout`` and ``categorical``)."""
 
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
+    def __init__(self, layout: Layout, categorical: bool = False) -> None:
+        self.layout, self.categorical = layout, categorical
 
     def __call__(self, w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
-        return mean_gaussian_nll(forward(self.layout, x, w), y, noise)
+        return likelihood.mean_nll(forward(self.layout, x, w), y, noise, self.categorical)
 
 
-def layer_nll(layout: Layout, generator: torch.Generator | None = None) -> DataNLL:
-    """The members' mean Gaussian NLL on their own batches x (M, B, D) (no randomness)."""
-    return LayerNLL(layout)
+def layer_nll(layout: Layout, generator: torch.Generator | None = None, categorical: bool = False) -> DataNLL:
+    """The members' mean NLL on their own batches x (M, B, D) (no randomness)."""
+    return LayerNLL(layout, categorical)
 
 
 @dataclass(frozen=True)
@@ -361,7 +388,10 @@ class Networks:
     trained: Trained
 
     def fitted_fields(self, name: str, config: Config, settings: Any, clock: Stopwatch) -> dict[str, Any]:
-        """The :class:`FittedMethod` fields every trained method fills the same way."""
+        """The :class:`FittedMethod` fields every trained method fills the same way (the config with
+        a classifier's K, as :func:`bnn.fit` records it)."""
+        if self.data.classes is not None:
+            config = config.replace(classes=self.data.classes)
         return dict(name=name, config=config, method_config=settings, scaling=self.data.scaling, n_train=self.data.n,
                     noise_sigma_model=self.trained.noise_sigma, seconds=clock.seconds(),
                     stopped_early=self.trained.stopped_early, history=self.trained.history)
@@ -369,15 +399,18 @@ class Networks:
 
 def train_networks(x: ArrayLike, y: ArrayLike, config: Config, settings: Any, *, members: int, method: str,
                    callback: MethodCallback | None, dtype: torch.dtype | None = None,
-                   make_nll: Callable[[Layout, torch.Generator], DataNLL] = layer_nll,
+                   make_nll: Callable[[Layout, torch.Generator], DataNLL] | None = None,
                    decay: float | Tensor | None = None, engine: Engine | None = None) -> Networks:
     """Prepare the points, initialise ``members`` networks of the config's model and train them.
 
-    ``settings`` has epochs, lr, batch_size; ``decay`` defaults to the MAP's 1/(N prior_sigma^2);
-    ``engine``: see :func:`train`.
+    ``settings`` has epochs, lr, batch_size; ``make_nll`` defaults to :func:`layer_nll` of the
+    config's likelihood; ``decay`` defaults to the MAP's 1/(N prior_sigma^2); ``engine``: see :func:`train`.
     """
+    config = likelihood.resolve(config, x, y)
     data = prepare(x, y, config, dtype=dtype)
-    layout = Layout.of(data.x.shape[1], config.hidden, config.activation)
+    layout = likelihood.model_layout(data.x.shape[1], config)
+    if make_nll is None:
+        make_nll = partial(layer_nll, categorical=likelihood.is_categorical(config))
     generator = torch.Generator().manual_seed(config.seed)
     w0 = init_weights(layout, members, generator).to(data.x.dtype)
     if decay is None:

@@ -1,0 +1,80 @@
+"""The likelihood every method fits, written once: Gaussian regression or a softmax classifier.
+
+The model of :class:`bnn.Config` has either one output f(x) with y ~ N(f, noise^2)
+(``likelihood="gaussian"``) or K outputs, the logits of p(c | x, w) = softmax(f(x; w))_c
+(``likelihood="categorical"``, labels 0..K-1; Bridle 1990's softmax, the engine's
+:func:`bnn.loss.expected_categorical_nll`). The methods differ in how they treat the weights,
+never in the likelihood, so the switch between the two lives here and nowhere else:
+
+- :func:`resolve` fixes K from the labels (``classes=None``: the largest label + 1), so that the
+  fitted method's config records the model it fitted, as :func:`bnn.fit` does;
+- :func:`model_layout` is the network with 1 or K outputs;
+- :func:`mean_nll` is the per-point negative log-likelihood the MAP trainer
+  (:mod:`bnn.methods.optimise`, the ensemble, MC dropout, the Laplace MAP) minimises, and
+  :func:`log_likelihood` the summed log-likelihood the HMC reference samples under.
+
+For the categorical likelihood the derivative in f is softmax(f) - onehot(c), the part the
+residual f - y plays for the Gaussian (:mod:`bnn.fast_categorical` uses it for the hand-written
+gradients).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from numpy.typing import ArrayLike
+from torch import Tensor
+
+from bnn.config import Config, Likelihood
+from bnn.data import as_inputs, as_labels
+from bnn.network import Layout
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def is_categorical(config: Config) -> bool:
+    return config.likelihood is Likelihood.CATEGORICAL
+
+
+def resolve(config: Config, x: ArrayLike, y: ArrayLike) -> Config:
+    """The config with K set for a classifier whose ``classes`` is None (checked labels required);
+    a regression's config unchanged."""
+    if not is_categorical(config) or config.classes is not None:
+        return config
+    _, classes = as_labels(y, n=as_inputs(x).shape[0])
+    return config.replace(classes=classes)
+
+
+def outputs(config: Config) -> int:
+    """The network's output width: K for a (resolved) classifier, else 1."""
+    if is_categorical(config):
+        if config.classes is None:
+            raise ValueError("a categorical config must be resolved (classes set) before its network is built")
+        return config.classes
+    return 1
+
+
+def model_layout(input_dim: int, config: Config) -> Layout:
+    """The config's network on ``input_dim`` inputs, with 1 output or K logits."""
+    return Layout((input_dim, *config.hidden, outputs(config)), config.activation)
+
+
+def mean_nll(f: Tensor, y: Tensor, noise_sigma: Tensor | float, categorical: bool) -> Tensor:
+    """Mean over the batch of -log p(y | f): f (..., B) with y (..., B) for the Gaussian (noise std
+    ``noise_sigma``), or logits f (..., B, K) with int64 labels y (..., B) for the categorical
+    (``noise_sigma`` ignored): (...)."""
+    if categorical:
+        return F.cross_entropy(f.movedim(-1, 1) if f.dim() > 2 else f, y, reduction="none").mean(dim=-1)
+    noise = torch.as_tensor(noise_sigma, dtype=f.dtype)
+    return ((y - f) ** 2 / (2 * noise**2)).mean(dim=-1) + noise.log() + _HALF_LOG_2PI
+
+
+def log_likelihood(f: Tensor, y: Tensor, noise_sigma: float, categorical: bool) -> Tensor:
+    """Sum over the data of log p(y | f) up to a constant in f (the Gaussian's normaliser is left
+    out): f (C, N) or logits (C, N, K), y (N,): (C,)."""
+    if categorical:
+        log_p = torch.log_softmax(f, dim=-1)  # (C, N, K)
+        return log_p.gather(-1, y.expand(f.shape[0], -1).unsqueeze(-1)).sum(dim=(1, 2))
+    return -((y - f) ** 2).sum(dim=1) / (2 * noise_sigma**2)
