@@ -104,3 +104,28 @@ def test_draws_are_checked_once() -> None:
                           (x, np.full((3, 5), np.nan)), (x, np.zeros((0, 5))), (x[:1], np.zeros((1, 1)))):
         with pytest.raises(ValueError, match="draws"):
             Draws(bad_x, bad_ys)
+
+
+# ---- the Classify page's canvas: [x0, x1, label] triples -----------------------------------
+def test_labelled_reports_become_labelled_points():
+    from dashboard.model.labelled import LabelledPoints
+
+    got = parse_points_report({"points": [[0.1, 0.2, 1], [-1, 3, 0.0]], "seq": 4, "final": True,
+                               "op": {"kind": "add", "index": 1, "from": None, "to": [-1, 3]}}, classes=2)
+    assert isinstance(got.points, LabelledPoints)
+    assert got.points.labels.tolist() == [1, 0] and got.points.x[1].tolist() == [-1.0, 3.0]
+    assert parse_points_report({"points": [], "seq": 1, "final": True}, classes=3).points == LabelledPoints.none()
+
+
+@pytest.mark.parametrize(("points", "message"), [
+    ([[0, 0]], "triple"),
+    ([[0, 0, 2]], "label must be a whole number in \\[0, 1\\]"),
+    ([[0, 0, -1]], "label"),
+    ([[0, 0, 0.5]], "label"),
+    ([[0, 0, True]], "label"),
+    ([[0, "1", 0]], "must be a number"),
+    ("abc", "triples"),
+])
+def test_bad_labelled_reports_are_refused(points, message):
+    with pytest.raises(PointsError, match=message):
+        parse_points_report({"points": points, "seq": 1, "final": True}, classes=2)
