@@ -93,3 +93,26 @@ def test_bad_file_and_bad_columns_get_messages(your_data: Page) -> None:
     expect(alert.filter(has_text=_as_typed(f"column '{LINK}' holds text"))).to_be_visible()
     _no_link_or_image_from_the_visitor(page)
     assert not stdriver.exception_texts(page)
+
+
+def test_text_target_as_classes(your_data: Page) -> None:
+    """A label column last: the page takes it as classes, trains, shows the scores and both charts, and
+    the download names the classes, a formula among them neutralised."""
+    page = your_data
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-2, 2, 120), rng.uniform(-2, 2, 120)
+    names = np.array(['=HYPERLINK("x")', "<img src=x>", "cat"])
+    kind = names[np.where(a + b > 0.5, 0, np.where(a - b > 0, 1, 2))]
+    _upload(page, "animals.csv", pd.DataFrame({"a": a, "b": b, "kind": kind}).to_csv(index=False).encode())
+    expect(page.get_by_text('3 classes, in this order: <img src=x>, =HYPERLINK("x"), cat')).to_be_visible()
+    stdriver.set_number(page, "yd_steps", 400)
+    stdriver.rerun_after(page, lambda: stdriver.click(page, "yd_train"))
+    for key in ("yd_reliability_chart", "yd_confusion_chart"):
+        page.locator(f".st-key-{key} .js-plotly-plot").wait_for(state="visible", timeout=60_000)
+    metrics = page.get_by_test_id("stMetric").all_inner_texts()
+    assert [m.splitlines()[0] for m in metrics] == ["accuracy", "NLL", "Brier score", "ECE"]
+    assert page.get_by_test_id("stMain").locator("img[src='x']").count() == 0
+    table = stdriver.download_csv(page, page.locator(".st-key-yd_download button"))
+    assert len(table) == 24 and {"kind (actual)", "p0", "p2", "epistemic"} <= set(table.columns)
+    assert set(table["kind (actual)"]) == {"'=HYPERLINK(\"x\")", "<img src=x>", "cat"}
+    assert not stdriver.exception_texts(page)
