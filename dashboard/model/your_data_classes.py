@@ -89,11 +89,11 @@ def class_labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
             bad = values[~np.isfinite(values) | (values != np.round(values))][0]
             raise TableError(f"column '{column.name}' holds {bad:g}, not a whole number: only text or whole "
                              "numbers can be classes")
-        keys: np.ndarray = values.astype(np.int64)
+        keys: np.ndarray = values + 0.0  # -0.0 + 0.0 is 0.0: one class, named "0"
     else:
         keys = np.array([str(v).strip() for v in column[present]], dtype=object)
     uniques, inverse = np.unique(keys, return_inverse=True)
-    names = [str(u) for u in uniques]
+    names = [f"{u:.0f}" if isinstance(u, float) else str(u) for u in uniques]  # 1e20 as digits, not 1e+20
     if len(names) < 2:
         raise TableError(f"column '{column.name}' has one class only ('{clip(names[0])}'): there is nothing to "
                          "tell apart")

@@ -60,6 +60,7 @@ def test_text_labels_are_sorted_and_stripped() -> None:
 def test_whole_numbers_are_sorted_by_value() -> None:
     labels, names = C.class_labels(pd.Series([10.0, 2.0, -1.0, 2.0], name="n"))
     assert names == ["-1", "2", "10"] and labels.tolist() == [2, 1, 0, 1]  # not "10" < "2"
+    assert C.class_labels(pd.Series([1e20, -0.0, 0.0], name="n"))[1] == ["0", "100000000000000000000"]
 
 
 @pytest.mark.parametrize(
