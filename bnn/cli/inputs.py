@@ -109,6 +109,8 @@ def _input_columns(frame: pd.DataFrame, path: str) -> list[str]:
 
 def function_points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """Points of --function: a toy's default set, or evenly spaced points of a toy or expression."""
+    if not 0 <= args.data_seed < 2**63:  # numpy's generators take non-negative seeds (Config.seed's range)
+        raise UsageError(f"--data-seed must be in [0, 2^63), got {args.data_seed}")
     toy = toys.TOYS.get(args.function)
     if toy is not None and args.n_points is None and args.noise is None and args.range is None:
         return toy.default_points(seed=args.data_seed)

@@ -154,6 +154,7 @@ def test_function_points_from_toys_and_expressions() -> None:
 
 
 BAD = [
+    (["fit", "--function", "quartic", "--noise", "0.1", "--data-seed", "-1"], "--data-seed must be in [0, 2^63)"),
     (["fit", "--points", "1,2;a,b"], "point 2 ('a,b') must be numbers"),
     (["fit", "--points", "1;2"], "at least two"),
     (["fit", "--points", "1,2;3,4,5"], "same count of numbers"),
