@@ -192,14 +192,15 @@ def run_class_experiment(x: np.ndarray, labels: np.ndarray, names: list[str], in
     table.insert(at, "actual", [names[k] for k in labels[test]])
     table.insert(at + 1, "predicted", [names[k] for k in table["label"]])
     table.insert(at + 2, "actual_index", labels[test])
-    table.insert(at + 3, "label", table.pop("label"))  # the predicted index, beside the true one
+    table.insert(at + 3, "predicted_index", table.pop("label"))  # beside the true one
     y = labels[test]
     return ClassExperiment(fitted, inputs, target, names, table, y, classification_scores(mean, y),
                            reliability_table(mean, y), confusion_matrix(mean, y), choices.level)
 
 
 # the table's own columns besides p0.., whose names an input of the same name would take
-_TABLE_COLUMNS = {"row", "actual", "predicted", "actual_index", "label", "entropy", "aleatoric", "epistemic"}
+_TABLE_COLUMNS = {"row", "actual", "predicted", "actual_index", "predicted_index", "entropy", "aleatoric",
+                  "epistemic"}
 
 
 def _probability(name: str) -> bool:
@@ -222,6 +223,5 @@ def predictions_csv(experiment: ClassExperiment) -> bytes:
 def _download_names(target: str, level: float) -> dict[str, str]:
     percent = f"{100 * level:g}"
     bounds = {f"p{k}_{side}": f"p{k}_{side}_{percent}" for k in range(MAX_CLASSES) for side in ("lower", "upper")}
-    return {"actual": f"{target} (actual)", "predicted": f"{target} (predicted)", "label": "predicted_index",
-            **bounds}
+    return {"actual": f"{target} (actual)", "predicted": f"{target} (predicted)", **bounds}
 

@@ -95,7 +95,7 @@ def test_bad_file_and_bad_columns_get_messages(your_data: Page) -> None:
     assert not stdriver.exception_texts(page)
 
 
-def test_text_target_as_classes(your_data: Page) -> None:
+def test_text_target_as_classes(your_data: Page, screenshot) -> None:
     """A label column last: the page takes it as classes, trains, shows the scores and both charts, and
     the download names the classes, a formula among them neutralised."""
     page = your_data
@@ -109,6 +109,8 @@ def test_text_target_as_classes(your_data: Page) -> None:
     stdriver.rerun_after(page, lambda: stdriver.click(page, "yd_train"))
     for key in ("yd_reliability_chart", "yd_confusion_chart"):
         page.locator(f".st-key-{key} .js-plotly-plot").wait_for(state="visible", timeout=60_000)
+    page.locator(".st-key-yd_reliability_chart").scroll_into_view_if_needed()
+    screenshot(page, "classes")
     metrics = page.get_by_test_id("stMetric").all_inner_texts()
     assert [m.splitlines()[0] for m in metrics] == ["accuracy", "NLL", "Brier score", "ECE"]
     assert page.get_by_test_id("stMain").locator("img[src='x']").count() == 0

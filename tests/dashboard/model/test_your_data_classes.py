@@ -160,7 +160,7 @@ def test_experiment_learns_the_sectors_and_scores_match_the_library(sectors: C.C
     assert (t["actual"] == [e.names[k] for k in labels]).all()
     assert (t["predicted"] == [e.names[k] for k in probs.argmax(axis=1)]).all()
     np.testing.assert_allclose(t["entropy"], t["aleatoric"] + t["epistemic"], atol=1e-12)
-    assert list(t.columns[:7]) == ["row", "a", "b", "actual", "predicted", "actual_index", "label"]
+    assert list(t.columns[:7]) == ["row", "a", "b", "actual", "predicted", "actual_index", "predicted_index"]
 
 
 def test_figures(sectors: C.ClassExperiment) -> None:
