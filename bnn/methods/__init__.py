@@ -1,9 +1,11 @@
 """Inference methods for the same model behind one protocol.
 
 Every method fits the model of :class:`bnn.Config` (widths, activation, N(0,
-prior_sigma^2) prior, Gaussian noise) to points and returns a
+prior_sigma^2) prior, Gaussian noise, or a softmax over K logits for
+``likelihood="categorical"``: :mod:`bnn.methods.likelihood`) to points and returns a
 :class:`~bnn.methods.base.FittedMethod` whose ``predict`` gives the table of
-:func:`bnn.predict` and whose ``sample_functions`` gives (S, N) draws:
+:func:`bnn.predict` (a classifier's: class probabilities and the entropy's split) and whose
+``sample_functions`` gives (S, N) draws ((S, N, K) class probabilities for a classifier):
 
     from bnn.methods import fit_method
     fitted = fit_method("ensemble", x, y, bnn.Config(), {"members": 10})
@@ -12,7 +14,7 @@ prior_sigma^2) prior, Gaussian noise) to points and returns a
 The methods: ``bbb`` Bayes-by-Backprop (the engine), ``dropout`` MC dropout, ``ensemble``
 a deep ensemble, ``laplace`` a GGN Laplace approximation with its prior tuned by the evidence, ``hmc``
 the reference sampler, ``gp`` exact GP regression (a different model: a smooth prior on functions),
-``fullcov`` full-covariance Gaussian VI.
+``fullcov`` full-covariance Gaussian VI. All but ``gp`` (regression only) fit classifiers too.
 """
 
 from __future__ import annotations

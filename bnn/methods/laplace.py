@@ -177,8 +177,8 @@ class FittedLaplace(FittedMethod):
         return torch.float64
 
     def diagnostics(self) -> dict[str, float]:
-        return {"prior sigma": self.prior_sigma_model, "noise sigma": self.noise_sigma,
-                "log evidence": self.log_evidence}
+        noise = {} if self.is_classifier else {"noise sigma": self.noise_sigma}  # a classifier has none
+        return {"prior sigma": self.prior_sigma_model, **noise, "log evidence": self.log_evidence}
 
     def covariance(self) -> Tensor:
         """The posterior covariance over the random weights: (K, K)."""

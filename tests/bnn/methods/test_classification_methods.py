@@ -21,7 +21,7 @@ from scipy.special import expit, log_expit
 
 import bnn
 from bnn import datasets2d
-from bnn.errors import ConfigError
+from bnn.errors import ConfigError, PointsError
 from bnn.methods import fit_method, hmc, laplace, optimise
 from bnn.methods.base import prepare
 from bnn.methods.diagnostics import ess_bulk
@@ -274,3 +274,25 @@ def test_laplace_probit_table_on_the_moons(moons, moon_fits) -> None:
     assert (table["label"].to_numpy() == labels_test).mean() >= 0.9
     np.testing.assert_allclose(table[["p0", "p1"]].sum(axis=1), 1.0)
     assert (table["epistemic"] >= 0).all()
+
+
+TINY = {"bbb": {}, "ensemble": {"members": 2, "epochs": 5, "batch_size": 7},
+        "dropout": {"epochs": 5, "batch_size": 7}, "laplace": {"epochs": 5, "subset": "last_layer"},
+        "hmc": {"chains": 2, "temperatures": 2, "warmup": 4, "draws": 4, "steps": 2},
+        "fullcov": {"epochs": 3, "batch_size": 7, "train_samples": 2}}
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_three_classes_three_inputs_minibatches_and_standardised_inputs(name) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)) * [1.0, 10.0, 100.0]
+    labels = np.arange(20) % 3
+    config = bnn.Config(likelihood="categorical", hidden=(4,), standardize=True, epochs=5, batch_size=7)
+    fitted = fit_method(name, x, labels, config, TINY[name])
+    assert fitted.config.classes == 3
+    table = bnn.predict(fitted, x[:4], samples=6)
+    assert list(table.columns[:6]) == ["x0", "x1", "x2", "p0", "p1", "p2"]
+    np.testing.assert_allclose(table[["p0", "p1", "p2"]].sum(axis=1), 1.0)
+    assert fitted.sample_probabilities(x[:4], samples=6).shape == (6, 4, 3)
+    with pytest.raises(PointsError, match="0..2"):  # a label outside the fitted K
+        fit_method(name, x, labels + 1, config.replace(classes=3), TINY[name])
