@@ -15,7 +15,7 @@ The leapfrog's gradient is :class:`bnn.netgrad.WeightPass`'s hand-written backwa
 
 :meth:`FittedHMC.certificate` checks the sample on function values f(x) at probe inputs
 across the plotted range: rank-normalised split R-hat < 1.05 and bulk ESS > 200 at every
-probe (Vehtari et al. 2021, :mod:`bnn.methods.diagnostics`).
+probe (Vehtari et al. 2021; :mod:`bnn.methods.certificate`).
 
 A classifier (``likelihood="categorical"``) samples log p(w | D) = sum_i log softmax(f(x_i; w))_{c_i}
 - ||w||^2 / (2 prior_sigma^2) + const the same way. Its certificate checks the centred logits
@@ -32,7 +32,6 @@ float32 lose the energy conservation that the acceptance step relies on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,16 +44,14 @@ from bnn.errors import ConfigError
 from bnn.fast_categorical import CategoricalPass
 from bnn.methods import likelihood, sampler, tempering
 from bnn.methods.base import FittedMethod, MethodCallback, Prepared, Stopwatch, prepare
+from bnn.methods.certificate import Certificate, certify
 from bnn.methods.config_checks import check_float, check_int
-from bnn.methods.diagnostics import ess_bulk, ess_tail, rank_rhat
 from bnn.netgrad import WeightPass
 from bnn.netgrad import run as run_ops
 from bnn.network import Layout
 
 MAX_CHAINS = 4096  # rows of the batched state: chains x temperatures
 PROBES = 21  # inputs at which the function-space diagnostics are computed (1-D problems)
-RHAT_MAX = 1.05  # the certification thresholds (Vehtari et al. 2021's recommendations)
-ESS_MIN = 200.0
 
 
 @dataclass(frozen=True)
@@ -97,26 +94,6 @@ class HMCConfig:
     def iterations(self) -> int:
         """Sampling iterations per chain after the warm-up."""
         return self.draws * self.thin
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """Whether a run earns the word "reference": the convergence criteria on f at the probes."""
-
-    certified: bool
-    reason: str  # one line; "" when certified
-    max_rhat: float  # largest rank-normalised split R-hat of f over the probes
-    min_ess_bulk: float  # smallest bulk ESS of f over the probes
-    min_ess_tail: float  # smallest tail ESS of f over the probes (reported, not a criterion)
-    worst_x: float  # the probe input (first coordinate) where the failing criterion is worst
-    probes: int  # how many probe inputs were checked
-
-    def line(self) -> str:
-        """One line for a page or the CLI."""
-        if self.certified:
-            return (f"converged: R-hat ≤ {self.max_rhat:.3f} and bulk ESS ≥ {self.min_ess_bulk:.0f} "
-                    f"at all {self.probes} probes")
-        return f"not converged: {self.reason}"
 
 
 def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None) -> sampler.LogProbGrad:
@@ -230,34 +207,7 @@ class FittedHMC(FittedMethod):
         x, f = self.probe_functions(probes)
         if f.ndim == 4:  # a classifier: (C, D, probes, K) centred logits, one series per probe and class
             x, f = np.repeat(x, f.shape[3], axis=0), f.reshape(*f.shape[:2], -1)
-        rhat = np.array([rank_rhat(f[:, :, k]) for k in range(f.shape[2])])
-        bulk = np.array([ess_bulk(f[:, :, k]) for k in range(f.shape[2])])
-        tail = np.array([ess_tail(f[:, :, k]) for k in range(f.shape[2])])
-        c, d = f.shape[:2]
-        at = lambda k: float(x[k, 0] * self.scaling.x_std[0] + self.scaling.x_mean[0])  # noqa: E731
-        if self.stopped_early:
-            reason, worst = "stopped before the end of the run", math.nan
-        elif c < 2 or d < 4:
-            reason, worst = f"too few draws to check ({c} chains x {d} kept draws)", math.nan
-        elif not np.all(np.isfinite(rhat)):
-            reason, worst = "R-hat is not finite at some probe (f is constant or not finite there)", math.nan
-        elif rhat.max() >= RHAT_MAX:
-            k = int(np.argmax(rhat))
-            reason, worst = f"R-hat of f {rhat[k]:.2f} ≥ {RHAT_MAX} at x = {at(k):.3g}", at(k)
-        elif bulk.min() <= ESS_MIN:
-            k = int(np.argmin(bulk))
-            reason, worst = f"bulk ESS of f {bulk[k]:.0f} ≤ {ESS_MIN:.0f} at x = {at(k):.3g}", at(k)
-        else:
-            reason, worst = "", math.nan
-        if reason and not self.stopped_early and c >= 2 and d >= 4:
-            reason += " (run longer: more draws or chains)"
-
-        def worst_of(values: np.ndarray, fn) -> float:
-            finite = values[np.isfinite(values)]
-            return float(fn(finite)) if finite.size else math.nan
-
-        cert = Certificate(not reason, reason, worst_of(rhat, np.max), worst_of(bulk, np.min), worst_of(tail, np.min),
-                           worst, f.shape[2])
+        cert = certify(f, x[:, 0] * self.scaling.x_std[0] + self.scaling.x_mean[0], self.stopped_early)
         if probes is None:
             self._certificate = cert
         return cert
