@@ -89,7 +89,7 @@ class Tune(StrEnum):
     """Which hyperparameters the marginal likelihood of the linearised model chooses."""
 
     EVIDENCE = "evidence"
-    """The prior std, and the noise std if the config learns it (the default)."""
+    """The prior std, and the noise std if the config learns it (the default); a classifier's prior std alone."""
     NONE = "none"
     """Neither: the config's prior and noise, as trained (the untuned Laplace approximation)."""
 

@@ -20,8 +20,6 @@ gradients).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
@@ -30,8 +28,7 @@ from torch import Tensor
 from bnn.config import Config, Likelihood
 from bnn.data import as_inputs, as_labels
 from bnn.network import Layout
-
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+from bnn.posterior import gaussian_log_prob
 
 
 def is_categorical(config: Config) -> bool:
@@ -67,8 +64,7 @@ def mean_nll(f: Tensor, y: Tensor, noise_sigma: Tensor | float, categorical: boo
     (``noise_sigma`` ignored): (...)."""
     if categorical:
         return F.cross_entropy(f.movedim(-1, 1) if f.dim() > 2 else f, y, reduction="none").mean(dim=-1)
-    noise = torch.as_tensor(noise_sigma, dtype=f.dtype)
-    return ((y - f) ** 2 / (2 * noise**2)).mean(dim=-1) + noise.log() + _HALF_LOG_2PI
+    return -gaussian_log_prob(y, f, noise_sigma).mean(dim=-1)
 
 
 def log_likelihood(f: Tensor, y: Tensor, noise_sigma: float, categorical: bool) -> Tensor:

@@ -49,7 +49,6 @@ from bnn.methods.fast_map import CALLBACK_EVERY, FastTrainer, Trained, diverged
 from bnn.methods.fast_map import orders as _orders
 from bnn.model import softplus_inverse
 from bnn.network import ACTIVATIONS, Layout
-from bnn.posterior import gaussian_log_prob
 
 # data_nll(w (M, P), x (M, B, D), y (M, B), noise_sigma) -> (M,) mean negative log-likelihood
 DataNLL = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -60,11 +59,6 @@ _ENGINE: ContextVar[Engine] = ContextVar("bnn_methods_optimise_engine", default=
 def map_weight_decay(n: int, prior_sigma: float) -> float:
     """The weight decay whose minimum is the MAP under N(0, prior_sigma^2): 1 / (N prior_sigma^2)."""
     return 1.0 / (n * prior_sigma**2)
-
-
-def mean_gaussian_nll(f: Tensor, y: Tensor, noise_sigma: Tensor) -> Tensor:
-    """Mean over the last axis of -log N(y; f, noise^2): (..., B) -> (...)."""
-    return -gaussian_log_prob(y, f, noise_sigma).mean(dim=-1)
 
 
 @contextmanager
