@@ -32,6 +32,7 @@ from bnn.posterior import gaussian_log_prob
 
 
 def is_categorical(config: Config) -> bool:
+    """True for ``likelihood="categorical"`` (a softmax over K logits)."""
     return config.likelihood is Likelihood.CATEGORICAL
 
 
