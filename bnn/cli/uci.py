@@ -9,7 +9,9 @@ gives each score's mean over the feature splits and its worst split, and no publ
 columns (the published figures are for the standard splits). ``--method-options JSON`` passes
 the method's own settings (the dict :func:`bnn.methods.config_for` takes, such as
 ``'{"rank": 20}'`` for fullcov or ``'{"tune": "none"}'`` for laplace) over the protocol's;
-they are checked before any data is read and written to the JSON output.
+they are checked before any data is read and written to the JSON output. ``--jobs N`` fits N
+splits at a time in worker processes (``--backend ray``: on Ray), with the serial run's figures
+(:mod:`bnn.evaluation.parallel`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from bnn.cli.inputs import UsageError, parse_json
 from bnn.config import Config
 from bnn.errors import BNNError
 from bnn.evaluation import uci
+from bnn.evaluation.parallel import RAY_INSTALL, Backend, ray_installed
 from bnn.evaluation.uci import SplitProtocol
 from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, method_settings_with, run
 from bnn.methods import config_for
@@ -76,11 +79,20 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
                         "'{\"tune\": \"none\"}' for the untuned laplace")
     p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="fit N splits at a time in worker processes, one torch thread each (default 1: one "
+                        "after another in this process); the figures equal the serial run's, the bar moves "
+                        "per split")
+    p.add_argument("--backend", choices=[str(b) for b in Backend], default=str(Backend.LOKY),
+                   help="where --jobs run: loky (worker processes here, default) or ray (a local Ray of "
+                        f"--jobs CPUs, or the cluster at --address; needs `{RAY_INSTALL}`)")
+    p.add_argument("--address", default=None, help="an existing Ray cluster's address, such as ray://HOST:10001 "
+                                                   "(with --backend ray)")
     p.set_defaults(run=run_uci)
 
 
 def protocol_from_args(args: argparse.Namespace) -> Protocol:
-    for name in ("splits", "steps", "epochs", "samples"):
+    for name in ("splits", "steps", "epochs", "samples", "jobs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UCIUsageError(f"--{name} must be at least 1, got {value}")
@@ -132,17 +144,41 @@ def dataset_names(text: str) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class Workers:
+    """Where the splits are fitted: ``jobs`` at a time on ``backend`` (one after another here for 1 on loky)."""
+
+    jobs: int = 1
+    backend: Backend = Backend.LOKY
+    address: str | None = None  # an existing Ray cluster
+
+    @property
+    def serial(self) -> bool:
+        return self.jobs == 1 and self.backend is Backend.LOKY
+
+
+def check_workers(args: argparse.Namespace) -> None:
+    """--backend ray needs Ray installed, and --address needs --backend ray (before any data is read)."""
+    if args.address is not None and args.backend != Backend.RAY:
+        raise UCIUsageError("--address names a Ray cluster: give it with --backend ray")
+    if args.backend == Backend.RAY and not ray_installed():
+        raise UCIUsageError(f"--backend ray needs Ray, which is not installed; install it with `{RAY_INSTALL}`")
+
+
 def run_uci(args: argparse.Namespace) -> int:
     protocol = protocol_from_args(args)
+    check_workers(args)
     options = method_options(args.method, args.method_options, protocol)
     names = dataset_names(args.dataset)
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UCIUsageError(f"cannot write {args.out}: the folder {Path(args.out).parent} does not exist")
     split_protocol = SplitProtocol(args.protocol)
+    workers = Workers(args.jobs, Backend(args.backend), args.address)
     entries = []
     for name in names:
         dataset = uci.load(args.data_dir, name)
-        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol, options)
+        result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol, options,
+                               workers)
         published = uci.published(args.data_dir, name) if split_protocol is SplitProtocol.STANDARD else {}
         entries.append({**result_entry(result, published), "method": args.method, "method_options": options,
                         "method_settings": method_config(args.method, _first_config(dataset, protocol,
@@ -165,12 +201,14 @@ def _first_config(dataset: uci.UCIDataset, protocol: Protocol, split_protocol: S
 
 def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
                   method: str = "bbb", split_protocol: SplitProtocol = SplitProtocol.STANDARD,
-                  options: dict[str, Any] | None = None) -> BenchResult:
+                  options: dict[str, Any] | None = None, workers: Workers = Workers()) -> BenchResult:
+    """One data set's splits under a progress bar counting epochs: it moves every 200 steps in a serial
+    run, and as each split finishes when they run in workers."""
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
     epochs = [protocol.epochs(dataset.split(i, split_protocol)[0].size) for i in range(count)]
     label = dataset.name if split_protocol is SplitProtocol.STANDARD else f"{dataset.name} gap"
-    done = 0
+    done, finished_splits = 0, 0
     with tqdm(total=sum(epochs), unit="epoch", desc=f"{label} (split 1/{count})", file=sys.stderr,
               disable=True if quiet else None) as bar:
 
@@ -178,18 +216,19 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
             bar.update(done + progress.epoch - bar.n)
 
         def finished(outcome: SplitResult) -> None:
-            nonlocal done
-            done += outcome.epochs
+            nonlocal done, finished_splits
+            done, finished_splits = done + outcome.epochs, finished_splits + 1
             bar.update(done - bar.n)
-            bar.set_description(f"{label} (split {min(outcome.split + 2, count)}/{count})")
+            bar.set_description(f"{label} (split {min(finished_splits + 1, count)}/{count})")
             bar.set_postfix(ll=f"{outcome.scores.test_ll:.3f}", rmse=f"{outcome.scores.rmse:.3g}")
             if bar.disable and not quiet:  # no terminal (a log file): one line per split instead
                 print(f"{label} split {outcome.split + 1}/{count}: rmse {outcome.scores.rmse:.4g}, "
                       f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
                       f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-        return run(dataset, protocol, splits, on_split=finished, callback=show, method=method,
-                   split_protocol=split_protocol, method_options=options)
+        return run(dataset, protocol, splits, on_split=finished, callback=show if workers.serial else None,
+                   method=method, split_protocol=split_protocol, method_options=options, jobs=workers.jobs,
+                   backend=workers.backend, address=workers.address)
 
 
 def result_entry(result: BenchResult, published: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:

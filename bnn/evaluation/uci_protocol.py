@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from bnn.config import Config
 from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
+from bnn.evaluation.parallel import Backend, map_unordered
 from bnn.evaluation.uci import SplitProtocol, UCIDataset, as_split_protocol
 from bnn.methods import fit_method
 from bnn.train import Progress, fit
@@ -185,28 +187,53 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
     return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
 
 
+def split_task(dataset: UCIDataset, protocol: Protocol, split: int, split_protocol: SplitProtocol,
+               method: str = "bbb", method_options: Mapping[str, object] | None = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_split` for split ``split``: its data, config and method, all
+    a worker needs (no file is read there)."""
+    train, test = dataset.split(split, split_protocol)
+    config = protocol.config(dataset.n_hidden, dataset.y[train], split)
+    return {"x_train": dataset.x[train], "y_train": dataset.y[train], "x_test": dataset.x[test],
+            "y_test": dataset.y[test], "config": config, "predict_samples": protocol.predict_samples,
+            "split": split, "method": method, "method_options": dict(method_options or {})}
+
+
+def run_task(task: dict[str, Any]) -> SplitResult:
+    """:func:`run_split` on a :func:`split_task` (the function the parallel workers run)."""
+    return run_split(**task)
+
+
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
         callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
         split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
-        method_options: Mapping[str, object] | None = None) -> BenchResult:
+        method_options: Mapping[str, object] | None = None, jobs: int = 1,
+        backend: Backend | str = Backend.LOKY, address: str | None = None) -> BenchResult:
     """The first ``splits`` splits (all by default) of one data set under ``split_protocol``, fitted by
     ``method`` with its protocol settings and ``method_options`` over them; the network, scores,
-    standardisation and seeds are the same for both split protocols."""
+    standardisation and seeds are the same for both split protocols.
+
+    ``jobs`` > 1 (or the ray ``backend``) fits the splits in worker processes (:mod:`bnn.evaluation.parallel`)
+    with the same arguments and one torch thread, so the figures equal the serial run's; ``on_split`` then
+    sees the splits as they finish, ``callback`` is not called, and ``cpu_seconds`` adds the workers' CPU
+    time to this process's."""
     split_protocol = as_split_protocol(split_protocol)
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
     result = BenchResult(dataset.name, protocol, split_protocol=split_protocol)
     start, cpu_start = time.perf_counter(), time.process_time()
-    for i in range(count):
-        train, test = dataset.split(i, split_protocol)
-        config = protocol.config(dataset.n_hidden, dataset.y[train], i)
-        outcome = run_split(dataset.x[train], dataset.y[train], dataset.x[test], dataset.y[test], config,
-                            protocol.predict_samples, split=i, callback=callback, method=method,
-                            method_options=method_options)
+    tasks = [split_task(dataset, protocol, i, split_protocol, method, method_options) for i in range(count)]
+    if jobs == 1 and Backend(backend) is Backend.LOKY:
+        outcomes = ((run_split(**task, callback=callback), 0.0) for task in tasks)
+    else:
+        outcomes = map_unordered(run_task, tasks, jobs, backend, address)
+    worker_cpu = 0.0
+    for outcome, cpu in outcomes:
         result.splits.append(outcome)
+        worker_cpu += cpu
         if on_split is not None:
             on_split(outcome)
+    result.splits.sort(key=lambda r: r.split)
     result.wall_seconds = time.perf_counter() - start
-    result.cpu_seconds = time.process_time() - cpu_start
+    result.cpu_seconds = time.process_time() - cpu_start + worker_cpu
     return result
