@@ -451,3 +451,32 @@ def make_heavy(page: Page) -> None:
     rerun_after(page, lambda: page.get_by_role("slider", name="Hidden layers").first.press("ArrowRight"))
     for k, units in enumerate(HEAVY_HIDDEN, start=1):
         set_number(page, f"units_{k}", units)
+
+
+# ---- the point editor: an edit taken in, or the page failed on it --------------------------------
+def wait_for_ack_or_exception(page: Page, timeout_ms: float = 120_000) -> None:
+    """Wait until the server has taken in the editor's last report (as `wait_for_ack`) or the page
+    shows a Streamlit exception box instead. A page that fails on an edit (the report's callback
+    raises, so no rerun ever acknowledges it) then fails a test at once rather than after the whole
+    timeout; the caller checks which came (`exception_texts`)."""
+    page.wait_for_function(
+        """() => { if (document.querySelector('[data-testid="stException"]')) return true;
+                   const r = [...document.querySelectorAll('*')].filter(e => e.shadowRoot)
+                     .map(e => e.shadowRoot.querySelector('[data-testid="point-editor"]')).find(Boolean);
+                   return r && Number(r.dataset.ack) >= Number(r.dataset.seq); }""", timeout=timeout_ms)
+
+
+def full_page_screenshot(page: Page, path: Path | str, width: int = VIEWPORT["width"]) -> None:
+    """A screenshot of the whole page at ``width`` px. Streamlit scrolls its main area inside the
+    viewport (so Playwright's full_page sees one screen): the viewport is made as tall as that
+    area's content for the shot, then set back."""
+    before = page.viewport_size or VIEWPORT
+    height = page.evaluate("""() => Math.max(window.innerHeight, ...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stAppViewContainer"], [data-testid="stSidebarContent"]')]
+        .map(e => e.scrollHeight))""")
+    page.set_viewport_size({"width": width, "height": int(height)})
+    try:
+        page.wait_for_timeout(500)  # Plotly's responsive charts redraw at the new size
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
+    finally:
+        page.set_viewport_size(before)
