@@ -26,7 +26,7 @@ from dashboard.model import classify_state, runner
 from dashboard.model.classify_maps import Maps, maps_of
 from dashboard.model.classify_state import ClassifyState
 from dashboard.model.edits import History
-from dashboard.model.labelled import LabelledPoints
+from dashboard.model.labelled import MAX_POINTS, LabelledPoints
 from dashboard.model.labelled import to_csv as points_csv
 from dashboard.model.text import escape_markdown
 
@@ -68,7 +68,7 @@ def on_points() -> None:
     if seq is not None:
         ss[ACK] = max(seq, int(ss.get(ACK, 0)))
     try:
-        report = editor.parse_points_report(raw, max_points=classify_state.MAX_POINTS,
+        report = editor.parse_points_report(raw, max_points=MAX_POINTS,
                                             classes=ss[session.CLASSIFY_STATE].classes)
     except BNNError as exc:
         ss[ERROR] = escape_markdown(exc)

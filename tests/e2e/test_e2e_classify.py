@@ -43,13 +43,6 @@ SIX = LabelledPoints.of(LEFT + RIGHT, [0, 0, 0, 1, 1, 1])
 TRAINED_SIX = "Trained 600 epochs on 6 points"  # the page's defaults: 600 epochs
 MAP_TITLES = ("Predicted class", "Aleatoric", "Epistemic")
 GRID_COLUMNS = ["x0", "x1", "p0", "p1", "label", "entropy", "aleatoric", "epistemic"]
-# classify_page.on_points reads classify_state.MAX_POINTS, which does not exist (the cap is
-# labelled.MAX_POINTS): every report of the canvas (add, move, delete) raises AttributeError in the
-# callback and the page is replaced by Streamlit's error box. The two tests that edit are marked
-# xfail(strict=True): once the page is fixed they pass, and strict makes that an XPASS failure,
-# the reminder to remove the marks.
-EDIT_BUG = ("dashboard/classify_page.py on_points: classify_state.MAX_POINTS does not exist "
-            "(labelled.MAX_POINTS), so every canvas edit raises AttributeError")
 
 
 @dataclass
@@ -196,7 +189,6 @@ def _engine_table(url: str) -> pd.DataFrame:
 
 
 # ---- the tests ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EDIT_BUG)
 def test_clicked_points_of_two_classes_train_and_travel_in_the_link(shared: Shared, app_url: str) -> None:
     page = shared.goto(f"{app_url}/Classify")
     stdriver.rerun_after(page, lambda: page.get_by_role("button", name="Clear all points").click())
@@ -272,7 +264,6 @@ def test_the_link_in_a_new_browser_shows_the_same_points_and_maps(
     assert not errors, errors
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EDIT_BUG)
 def test_shift_click_deletes_a_point_and_undo_brings_it_back(shared: Shared, six: SixPoints) -> None:
     page = shared.page
     if page.url != six.url or stdriver.exception_texts(page):  # not still on the grid test's page
