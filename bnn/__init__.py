@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from bnn.config import Activation, Config, Init, KLEstimator, Likelihood
+from bnn.config import Activation, Config, Init, KLEstimator, Likelihood, NoiseModel
 from bnn.errors import BNNError, ConfigError, ExpressionError, ModelFileError, PointsError
 from bnn.expr import compile_expression
 from bnn.io import load, save
@@ -31,6 +31,7 @@ __all__ = [
     "KLEstimator",
     "Likelihood",
     "ModelFileError",
+    "NoiseModel",
     "PointsError",
     "Prior",
     "Progress",

@@ -52,6 +52,18 @@ class Likelihood(StrEnum):
     """Classification: K outputs, labels 0..K-1 ~ Categorical(softmax(f)); K = 2 is binary."""
 
 
+class NoiseModel(StrEnum):
+    """The observation noise of a Gaussian likelihood."""
+
+    FIXED = "fixed"
+    """One std, noise_sigma, never trained (the article's)."""
+    LEARNED = "learned"
+    """One std, starting at noise_sigma, optimised with the weights (what ``learn_noise=True`` meant)."""
+    HETEROSCEDASTIC = "heteroscedastic"
+    """A std per input, sigma(x) = softplus(g(x) + c) + floor, g a second output of the network,
+    Bayesian like the rest; c makes g = 0 give noise_sigma (see :mod:`bnn.noise`)."""
+
+
 class Init(StrEnum):
     """Initialisation of the variational parameters."""
 
@@ -77,8 +89,10 @@ class Config:
     hidden: tuple[int, ...] = (32,)  # hidden widths; () is Bayesian linear regression
     activation: Activation = Activation.SIGMOID
     prior_sigma: float = 10.0  # std of the N(0, prior_sigma^2) prior (the article's `prior_var=10`)
-    noise_sigma: float = 0.1  # likelihood std (the article's `noise_tol`); start value if learned
-    learn_noise: bool = False  # optimise one homoscedastic noise std with the rest
+    noise_sigma: float = 0.1  # likelihood std (the article's `noise_tol`); start value if learned; the
+    # scale a heteroscedastic noise starts from
+    learn_noise: bool = False  # kept for old configs and links: True is noise="learned"; mirrors noise
+    noise: NoiseModel = NoiseModel.FIXED  # fixed, learned (one std) or heteroscedastic (a std per input)
     init: Init = Init.ARTICLE
     lr: float = 0.1  # Adam learning rate
     epochs: int = 2000
@@ -100,6 +114,7 @@ class Config:
         object.__setattr__(self, "kl", as_enum(KLEstimator, self.kl, "kl"))
         object.__setattr__(self, "init", as_enum(Init, self.init, "init"))
         object.__setattr__(self, "likelihood", as_enum(Likelihood, self.likelihood, "likelihood"))
+        object.__setattr__(self, "noise", as_enum(NoiseModel, self.noise, "noise"))
         for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight"):
             object.__setattr__(self, name, as_float(getattr(self, name), name))
         for name in ("epochs", "train_samples", "seed"):
@@ -107,7 +122,20 @@ class Config:
         for name in ("learn_noise", "local_reparam", "standardize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._merge_learn_noise()
         self._check_ranges()
+
+    def _merge_learn_noise(self) -> None:
+        """``learn_noise`` (the field before ``noise`` existed) is an alias kept so that old configs, saved
+        models and links load unchanged: learn_noise=True is noise="learned", and afterwards the field
+        mirrors ``noise`` (so code that reads it stays right). No deprecation warning: dataclasses.replace
+        passes every field again, so a warning would fire on every copy of a learned-noise config."""
+        if self.learn_noise and self.noise is NoiseModel.FIXED:
+            object.__setattr__(self, "noise", NoiseModel.LEARNED)
+        elif self.learn_noise and self.noise is NoiseModel.HETEROSCEDASTIC:
+            raise ConfigError("learn_noise=true means one learned noise std; it does not go with "
+                              "noise='heteroscedastic' (leave learn_noise out)")
+        object.__setattr__(self, "learn_noise", self.noise is NoiseModel.LEARNED)
 
     def _check_ranges(self) -> None:
         require(0 < self.prior_sigma <= 1e6, "prior_sigma must be in (0, 1e6]", self.prior_sigma)
@@ -140,9 +168,10 @@ class Config:
                 raise ConfigError(f"classes is for likelihood='categorical' only, got classes={k!r} with "
                                   f"likelihood={self.likelihood.value!r}")
             require(2 <= k <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (or null to infer it)", k)
-        if self.likelihood is Likelihood.CATEGORICAL and self.learn_noise:
-            raise ConfigError("learn_noise is for likelihood='gaussian' only: a categorical likelihood has "
-                              "no noise std to learn")
+        if self.likelihood is Likelihood.CATEGORICAL and self.noise is not NoiseModel.FIXED:
+            what = "learn_noise" if self.learn_noise else f"noise={self.noise.value!r}"
+            raise ConfigError(f"{what} is for likelihood='gaussian' only: a categorical likelihood has "
+                              "no noise std")
 
     # ---- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -182,7 +211,13 @@ class Config:
         return self.epochs * steps_per_epoch(n_points, self.batch_size)
 
     def replace(self, **changes: Any) -> Config:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again). A new ``noise`` is taken as given (the
+        mirrored ``learn_noise`` of this config does not turn it back into "learned"); a new
+        ``learn_noise`` alone switches between a fixed and a learned noise, as it always did."""
+        if "noise" in changes and "learn_noise" not in changes:
+            changes["learn_noise"] = False
+        elif "learn_noise" in changes and "noise" not in changes and self.noise is not NoiseModel.HETEROSCEDASTIC:
+            changes["noise"] = NoiseModel.LEARNED if changes["learn_noise"] else NoiseModel.FIXED
         return dataclasses.replace(self, **changes)
 
 

@@ -52,6 +52,8 @@ def unsupported(model: object) -> str | None:
         return f"the model is a {type(model).__name__}, not bnn.model.BayesMLP"
     if model.likelihood is Likelihood.CATEGORICAL and model.local_reparam:
         return "local reparameterisation is not covered for a categorical likelihood (classification)"
+    if model.heteroscedastic and model.local_reparam:
+        return "local reparameterisation is not covered for a heteroscedastic noise"
     if type(model.posterior) is not MeanFieldGaussian or type(model.layout) is not Layout:
         return "the model's posterior or network has been replaced"
     if model.layout.activation not in ACTIVATIONS:

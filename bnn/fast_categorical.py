@@ -97,7 +97,7 @@ class CategoricalFastStep(FastStep):
 
     def _tape(self, batch: int) -> tuple[CategoricalPass, list[Op]]:  # type: ignore[override]
         g_sigma = self.g_rho
-        net = CategoricalPass(self.model.layout, self.samples, batch, self.w, self.gw)
+        net = self._pass(batch)
         ops: list[Op] = [partial(torch._C._nn.softplus, self.rho, 1, _SOFTPLUS_THRESHOLD, out=self.sigma),
                          partial(torch.sigmoid, self.rho, out=self.dsigma),
                          partial(Tensor.normal_, self.eps, generator=self.generator),
@@ -108,6 +108,10 @@ class CategoricalFastStep(FastStep):
                          partial(Tensor.mul_, self.g_rho, self.dsigma)]
         self.tapes[batch] = net, ops  # type: ignore[assignment]
         return net, ops
+
+    def _pass(self, batch: int) -> CategoricalPass:
+        """The network pass of this step (the heteroscedastic step brings its own)."""
+        return CategoricalPass(self.model.layout, self.samples, batch, self.w, self.gw)
 
     def _terms(self, net: CategoricalPass, scale: float, noise: float, batch: int) -> LossTerms:  # type: ignore[override]
         """The loss terms at this step's draws: the cross-entropy from the logits, the KL as the Gaussian step's."""

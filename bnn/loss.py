@@ -16,6 +16,11 @@ likelihood term is the same Monte Carlo mean of the summed cross-entropy,
     (N / |B|) * mean_s sum_{i in B} -log softmax(f_{w_s}(x_i))_{c_i},
 
 with the same KL, so every estimator, sampling and minibatching option applies unchanged.
+
+With a heteroscedastic noise (``noise="heteroscedastic"``) the network's second output g sets a
+std per point, sigma_i = :func:`bnn.noise.noise_std` (g_i), and the Gaussian term takes it in
+place of the one noise std: (N / |B|) mean_s sum_i [(y_i - f_si)^2 / (2 sigma_si^2) + log sigma_si]
++ const.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from torch import Tensor
 
 from bnn.config import KLEstimator, Likelihood
 from bnn.model import BayesMLP
+from bnn.noise import noise_std
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -56,6 +62,9 @@ def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, sample
         kl_term = q.kl(model.prior_sigma, draw.sigma) if kl is KLEstimator.CLOSED else q.mc_kl(draw, model.prior_sigma)
     if model.likelihood is Likelihood.CATEGORICAL:
         nll = expected_categorical_nll(f, y, scale=n_total / x.shape[0])
+    elif model.heteroscedastic:
+        sigma = noise_std(f[..., 1], model.fixed_noise)
+        nll = expected_heteroscedastic_nll(f[..., 0], sigma, y, scale=n_total / x.shape[0])
     else:
         nll = expected_gaussian_nll(f, y, model.loss_noise, scale=n_total / x.shape[0])
     # Multiplying by a weight of 1 would still cost a kernel and its backward every step.
@@ -68,6 +77,13 @@ def expected_gaussian_nll(f: Tensor, y: Tensor, noise: Tensor | float, scale: fl
     samples, batch = f.shape
     log_noise = math.log(noise) if isinstance(noise, float) else noise.log()
     return (f - y).square().sum() * (0.5 * scale / noise**2 / samples) + scale * batch * (log_noise + _HALF_LOG_2PI)
+
+
+def expected_heteroscedastic_nll(f: Tensor, sigma: Tensor, y: Tensor, scale: float = 1.0) -> Tensor:
+    """-scale * mean_s sum_i log N(y_i; f_si, sigma_si^2) for f and sigma (S, B), y (B,): a std per point."""
+    samples, batch = f.shape
+    z = (f - y) / sigma
+    return (0.5 * z.square() + sigma.log()).sum() * (scale / samples) + scale * batch * _HALF_LOG_2PI
 
 
 def expected_categorical_nll(logits: Tensor, labels: Tensor, scale: float = 1.0) -> Tensor:

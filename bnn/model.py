@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bnn.config import Config, Init, Likelihood
+from bnn.config import Config, Init, Likelihood, NoiseModel
 from bnn.errors import ConfigError
 from bnn.network import Layout
 from bnn.posterior import MeanFieldGaussian
@@ -33,19 +33,21 @@ def softplus_inverse(y: float) -> float:
 
 
 class BayesMLP(nn.Module):
-    """input_dim -> hidden... -> 1 (or K), every weight Bayesian; forward gives f samples (S, N) (or
-    logits (S, N, K))."""
+    """input_dim -> hidden... -> 1 (or 2, or K), every weight Bayesian; forward gives f samples (S, N) (or
+    (f, g) (S, N, 2) with a heteroscedastic noise head, or logits (S, N, K))."""
 
     def __init__(self, input_dim: int, config: Config, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.likelihood = config.likelihood
         self.classes = config.classes
+        # a heteroscedastic noise is a second output sharing every hidden layer (bnn.noise)
+        self.heteroscedastic = config.noise is NoiseModel.HETEROSCEDASTIC
         if config.likelihood is Likelihood.CATEGORICAL:
             if config.classes is None:
                 raise ConfigError("a categorical model needs its number of classes: set classes")
             self.layout = Layout((input_dim, *config.hidden, config.classes), config.activation)
         else:
-            self.layout = Layout.of(input_dim, config.hidden, config.activation)
+            self.layout = Layout.of(input_dim, config.hidden, config.activation, 2 if self.heteroscedastic else 1)
         scaled = config.init is Init.SCALED
         mu = self.layout.init_mu(scaled, generator)
         rho = torch.full_like(mu, SCALED_INIT_RHO if scaled else 0.0)
@@ -54,7 +56,8 @@ class BayesMLP(nn.Module):
         self.local_reparam = config.local_reparam
         self.noise_rho = nn.Parameter(torch.tensor(softplus_inverse(config.noise_sigma)),
                                       requires_grad=config.learn_noise)  # learn_noise is gaussian only
-        # A fixed noise enters the loss as a Python float: two fewer tensor ops a step.
+        # A fixed noise enters the loss as a Python float: two fewer tensor ops a step. For a
+        # heteroscedastic model it is the scale its noise head starts from (bnn.noise).
         self.fixed_noise: float | None = None if config.learn_noise else config.noise_sigma
 
     @property

@@ -35,8 +35,9 @@ class Layout:
     activation: Activation = Activation.SIGMOID
 
     @classmethod
-    def of(cls, input_dim: int, hidden: tuple[int, ...], activation: Activation) -> Layout:
-        return cls((input_dim, *hidden, 1), Activation(activation))
+    def of(cls, input_dim: int, hidden: tuple[int, ...], activation: Activation, outputs: int = 1) -> Layout:
+        """``outputs``: 1 for f, 2 for f and a heteroscedastic noise head (:mod:`bnn.noise`), K for logits."""
+        return cls((input_dim, *hidden, outputs), Activation(activation))
 
     @cached_property
     def shapes(self) -> list[tuple[int, int]]:
@@ -67,7 +68,7 @@ class Layout:
         return [(parts[2 * k].view(-1, i, o), parts[2 * k + 1]) for k, (o, i) in enumerate(self.shapes)]
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        """x (N, D), w (S, P) -> f (S, N)."""
+        """x (N, D), w (S, P) -> f (S, N); (S, N, out) for more than one output."""
         act = ACTIVATIONS[self.activation]
         layers = self._parts(w)
         h = x.expand(w.shape[0], *x.shape)  # (S, N, D), a view

@@ -28,9 +28,10 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from bnn.config import Config, Likelihood
+from bnn.config import Config, Likelihood, NoiseModel
 from bnn.data import Scaling, as_inputs
 from bnn.errors import ConfigError, PointsError
+from bnn.noise import noise_std
 from bnn.uncertainty import classification_table
 
 MAX_PREDICT_SAMPLES = 10_000
@@ -97,12 +98,37 @@ class Predictive(ABC):
         check_samples(samples)
         return self._draws(self.checked_inputs(x), samples, seed, generator)
 
-    def _draws(self, x_np: np.ndarray, samples: int, seed: int | None, generator: torch.Generator | None
-               ) -> np.ndarray:
+    @property
+    def is_heteroscedastic(self) -> bool:
+        """True when the noise std is a function of x: draws are (f, g) (S, N, 2), see :mod:`bnn.noise`."""
+        return self.config.noise is NoiseModel.HETEROSCEDASTIC
+
+    def sample_noise_std(self, x: ArrayLike, samples: int = 100, seed: int | None = None,
+                         generator: torch.Generator | None = None) -> np.ndarray:
+        """The noise std of each posterior draw at x, in original units: (S, N). For the same seed these
+        are the draws :meth:`sample_functions` gives the functions of; a constant for a fixed or learned noise."""
+        check_samples(samples)
+        x_np = self.checked_inputs(x)
+        if not self.is_heteroscedastic:
+            return np.full((samples, x_np.shape[0]), self.noise_sigma)
+        return self._draws(x_np, samples, seed, generator, noise=True)[1]
+
+    def _draws(self, x_np: np.ndarray, samples: int, seed: int | None, generator: torch.Generator | None,
+               noise: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """f (S, N) in original units (with ``noise``, also each draw's noise std (S, N)); a classifier's
+        class probabilities (S, N, K)."""
         if generator is None:
             generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
         with torch.no_grad():
-            f = self.draw(self.scaling.x(x_np, self.dtype), samples, generator)  # (S, N) or (S, N, K)
+            f = self.draw(self.scaling.x(x_np, self.dtype), samples, generator)  # (S, N), (S, N, 2) or (S, N, K)
+        if self.is_heteroscedastic:
+            if f.ndim != 3 or f.shape[-1] != 2:
+                raise ConfigError(f"{type(self).__name__} does not support noise='heteroscedastic' yet: "
+                                  "it drew no noise head")
+            base = self.scaling.model_noise(self.config.noise_sigma)
+            sigma = noise_std(f[..., 1].double(), base).numpy() * self.scaling.y_std
+            f = f[..., 0].double().numpy() * self.scaling.y_std + self.scaling.y_mean
+            return (f, sigma) if noise else f
         if self.is_classifier:  # the softmax in float64, so that tiny probabilities keep their digits
             if f.ndim != 3:  # a method or a prior that does not build K outputs yet
                 raise ConfigError(f"{type(self).__name__} does not support likelihood='categorical' yet: "
@@ -120,6 +146,9 @@ class Predictive(ABC):
         if self.is_classifier:
             probs = self._draws(x_np, samples, seed, generator)
             return classification_table(x_np, probs, level, input_columns(x_np.shape[1]))
+        if self.is_heteroscedastic:
+            f, sigma = self._draws(x_np, samples, seed, generator, noise=True)
+            return predictive_table(x_np, f, sigma, level)
         return predictive_table(x_np, self._draws(x_np, samples, seed, generator), self.noise_sigma, level)
 
     def checked_inputs(self, x: ArrayLike) -> np.ndarray:
@@ -144,21 +173,27 @@ def predict(fitted: Predictive, x_new: ArrayLike, samples: int = 100, level: flo
     return fitted.predict(x_new, samples=samples, level=level, seed=seed, generator=generator)
 
 
-def predictive_table(x: np.ndarray, f: np.ndarray, noise_sigma: float, level: float = 0.95,
+def predictive_table(x: np.ndarray, f: np.ndarray, noise_sigma: float | np.ndarray, level: float = 0.95,
                      names: list[str] | None = None) -> pd.DataFrame:
     """The prediction table: inputs x (N, D) under ``names`` (default :func:`input_columns`), then the
-    summaries of the draws f (S, N) under Gaussian noise of std ``noise_sigma``."""
+    summaries of the draws f (S, N) under Gaussian noise of std ``noise_sigma`` (one number, or one
+    per draw and input (S, N) for a heteroscedastic noise)."""
     table = pd.DataFrame(x, columns=names or input_columns(x.shape[1]))
     for name, values in summarise(f, noise_sigma, level).items():
         table[name] = values
     return table
 
 
-def summarise(f: np.ndarray, noise_sigma: float, level: float = 0.95) -> dict[str, np.ndarray]:
-    """Summaries of function draws f (S, N) under Gaussian noise of std ``noise_sigma``."""
+def summarise(f: np.ndarray, noise_sigma: float | np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
+    """Summaries of function draws f (S, N) under Gaussian noise of std ``noise_sigma`` (a number, or
+    (S, N): draw s's std at input n). The aleatoric std is sqrt(mean_s sigma_s^2), so that
+    std^2 = epistemic^2 + aleatoric^2 is the mixture's variance either way."""
     tail = 100 * (1 - level) / 2
     epistemic = f.std(axis=0)
-    aleatoric = np.full(f.shape[1], noise_sigma)
+    if np.ndim(noise_sigma) == 0:
+        aleatoric = np.full(f.shape[1], float(noise_sigma))
+    else:
+        aleatoric = np.sqrt(np.mean(np.square(noise_sigma), axis=0))
     lower, upper = mixture_quantiles(f, noise_sigma, np.array([(1 - level) / 2, (1 + level) / 2]))
     return {
         "mean": f.mean(axis=0),
@@ -172,20 +207,24 @@ def summarise(f: np.ndarray, noise_sigma: float, level: float = 0.95) -> dict[st
     }
 
 
-def mixture_quantiles(f: np.ndarray, noise_sigma: float, probs: np.ndarray, iters: int = 60) -> np.ndarray:
-    """Quantiles of mean_s N(f_s, noise^2) per column of f (S, N): (len(probs), N).
+def mixture_quantiles(f: np.ndarray, noise_sigma: float | np.ndarray, probs: np.ndarray,
+                      iters: int = 60) -> np.ndarray:
+    """Quantiles of mean_s N(f_s, sigma_s^2) per column of f (S, N): (len(probs), N); ``noise_sigma``
+    is one std or one per draw and column (S, N).
 
-    The mixture CDF is monotone, so bisection between min f - 9 sigma and max f + 9 sigma
+    The mixture CDF is monotone, so bisection between min f - 9 max sigma and max f + 9 max sigma
     converges; 60 halvings leave an error below 1e-15 of that bracket.
     """
     ft = torch.as_tensor(f, dtype=torch.float64)
+    sd = torch.as_tensor(noise_sigma, dtype=torch.float64)
+    widest = sd.max(dim=0).values if sd.ndim else sd
     shape = (len(probs), ft.shape[1])
-    lo = (ft.min(dim=0).values - 9 * noise_sigma).expand(shape).clone()
-    hi = (ft.max(dim=0).values + 9 * noise_sigma).expand(shape).clone()
+    lo = (ft.min(dim=0).values - 9 * widest).expand(shape).clone()
+    hi = (ft.max(dim=0).values + 9 * widest).expand(shape).clone()
     target = torch.as_tensor(probs, dtype=torch.float64)[:, None]
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        cdf = torch.special.ndtr((mid[:, None, :] - ft[None]) / noise_sigma).mean(dim=1)  # (P, N)
+        cdf = torch.special.ndtr((mid[:, None, :] - ft[None]) / sd).mean(dim=1)  # (P, N)
         below = cdf < target
         lo = torch.where(below, mid, lo)
         hi = torch.where(below, hi, mid)

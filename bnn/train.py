@@ -32,10 +32,11 @@ from torch import Tensor
 
 from bnn import fast
 from bnn.adam import Adam
-from bnn.config import Config, Likelihood
+from bnn.config import Config, Likelihood, NoiseModel
 from bnn.data import Scaling, batch_size_for, to_model_units, to_model_units_labels
 from bnn.errors import TrainingDiverged
 from bnn.fast_categorical import CategoricalFastStep
+from bnn.fast_hetero import HeteroscedasticFastStep
 from bnn.loss import LossTerms, negative_elbo
 from bnn.model import BayesMLP
 from bnn.predict import Predictive
@@ -66,8 +67,9 @@ class Fitted(Predictive):
 
     @property
     def noise_sigma(self) -> float:
-        """The likelihood's std in the target's original units (NaN for a classifier, which has none)."""
-        if self.config.likelihood is Likelihood.CATEGORICAL:
+        """The likelihood's std in the target's original units (NaN for a classifier, which has none, and
+        for a heteroscedastic noise, which has one per input: :meth:`sample_noise_std`)."""
+        if self.config.likelihood is Likelihood.CATEGORICAL or self.model.heteroscedastic:
             return math.nan
         return float(self.model.noise_sigma.detach()) * self.scaling.y_std
 
@@ -203,7 +205,8 @@ def make_stepper(fitted: Fitted, generator: torch.Generator,
     why = fast.unsupported(fitted.model) if engine != "autograd" else "asked for"
     if why is None:
         cfg = fitted.config
-        kind = CategoricalFastStep if cfg.likelihood is Likelihood.CATEGORICAL else fast.FastStep
+        kind = (CategoricalFastStep if cfg.likelihood is Likelihood.CATEGORICAL
+                else HeteroscedasticFastStep if fitted.model.heteroscedastic else fast.FastStep)
         stepper = kind(fitted.model, n_total=fitted.n_train, samples=cfg.train_samples, kl=cfg.kl,
                        kl_weight=cfg.kl_weight, lr=cfg.lr, generator=generator)
         return stepper, "fast"
@@ -253,8 +256,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Call
 def _check_finite(row: tuple[float, ...], config: Config) -> None:
     """A NaN or infinite loss only grows from here: stop with a message saying what to lower."""
     epoch, step, nll, kl, total, noise = row
-    if config.likelihood is Likelihood.CATEGORICAL:
-        noise = 0.0  # NaN by definition: a classifier has no noise std
+    if config.likelihood is Likelihood.CATEGORICAL or config.noise is NoiseModel.HETEROSCEDASTIC:
+        noise = 0.0  # NaN by definition: no one noise std
     if not all(math.isfinite(v) for v in (nll, kl, total, noise)):
         raise _diverged(f"the loss was {total:g} (negative log-likelihood {nll:g}, KL {kl:g})", epoch, config)
 

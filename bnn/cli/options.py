@@ -25,7 +25,8 @@ _CONFIG_HELP = {
     "activation": "hidden nonlinearity",
     "prior_sigma": "std of the N(0, s^2) prior on every weight",
     "noise_sigma": "likelihood noise std (the start value with --learn-noise)",
-    "learn_noise": "learn one noise std with the weights",
+    "learn_noise": "learn one noise std with the weights (the same as --noise-model learned)",
+    "noise": "the observation noise: one fixed std, one learned std, or a std per input (heteroscedastic)",
     "init": "initialisation of the variational parameters",
     "lr": "Adam learning rate",
     "epochs": "passes over the data",
@@ -37,6 +38,15 @@ _CONFIG_HELP = {
     "standardize": "fit on standardised x and y",
     "seed": "seed of the initialisation, minibatches and weight draws",
 }
+
+
+# Config fields whose flag is not --<field>: fit's --noise is the generated points' noise
+_FLAGS = {"noise": "--noise-model"}
+
+
+def _dest(name: str) -> str:
+    """Where argparse keeps a Config field's option (not where a command's own option of that name is)."""
+    return _FLAGS[name].lstrip("-").replace("-", "_") if name in _FLAGS else name
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,13 +89,14 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", metavar="FILE.json", help="a Config as JSON (e.g. from --save-config)")
     types, defaults = typing.get_type_hints(Config), Config().to_dict()
     for f in dataclasses.fields(Config):
-        flag, kind = "--" + f.name.replace("_", "-"), types[f.name]
+        flag, kind = _FLAGS.get(f.name, "--" + f.name.replace("_", "-")), types[f.name]
         shown = ",".join(map(str, defaults[f.name])) if f.name == "hidden" else defaults[f.name]
         help_ = f"{_CONFIG_HELP.get(f.name, f.name)} (default: {shown})"
         if kind is bool:  # --learn-noise / --no-learn-noise
             g.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_)
         elif isinstance(kind, type) and issubclass(kind, Enum):
-            g.add_argument(flag, choices=[m.value for m in kind], default=argparse.SUPPRESS, help=help_)
+            g.add_argument(flag, dest=_dest(f.name), choices=[m.value for m in kind], default=argparse.SUPPRESS,
+                           help=help_)
         else:
             metavar = {int: "N", float: "X", int | None: "N|none", tuple[int, ...]: "W,W,..."}.get(kind)
             g.add_argument(flag, type=_value_parser(kind, f.name), default=argparse.SUPPRESS, metavar=metavar,
@@ -127,7 +138,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             base = Config.from_dict(parse_json(text, "the --config file"))
         except ConfigError as exc:
             raise ConfigError(f"{args.config}: {exc}") from None
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
+    changes = {f.name: getattr(args, _dest(f.name)) for f in dataclasses.fields(Config) if hasattr(args, _dest(f.name))}
     return base.replace(**changes)
 
 

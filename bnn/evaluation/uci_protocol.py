@@ -31,7 +31,7 @@ from bnn.config import Config
 from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
-from bnn.evaluation.parallel import Backend, map_unordered
+from bnn.evaluation.parallel import Pool
 from bnn.evaluation.uci import SplitProtocol, UCIDataset, as_split_protocol
 from bnn.methods import fit_method
 from bnn.train import Progress, fit
@@ -203,37 +203,73 @@ def run_task(task: dict[str, Any]) -> SplitResult:
     return run_split(**task)
 
 
+@dataclass
+class Submitted:
+    """One data set's splits, queued in a :class:`~bnn.evaluation.parallel.Pool` (:func:`submit`)."""
+
+    dataset: str
+    protocol: Protocol
+    split_protocol: SplitProtocol
+    handles: list[Any]
+
+
+def submit(pool: Pool, dataset: UCIDataset, protocol: Protocol, splits: int | None = None, method: str = "bbb",
+           split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
+           method_options: Mapping[str, object] | None = None) -> Submitted:
+    """Queue the splits :func:`run` would fit in ``pool``; :func:`collect` gathers them. Submitting several
+    data sets before collecting the first lets a large pool start all their splits at once."""
+    split_protocol = as_split_protocol(split_protocol)
+    available = dataset.count(split_protocol)
+    count = available if splits is None else min(splits, available)
+    tasks = [split_task(dataset, protocol, i, split_protocol, method, method_options) for i in range(count)]
+    return Submitted(dataset.name, protocol, split_protocol, [pool.submit(run_task, task) for task in tasks])
+
+
+def collect(pool: Pool, submitted: Submitted, on_split: Callable[[SplitResult], None] | None = None) -> BenchResult:
+    """The results of :func:`submit`'s splits, ``on_split`` called as each finishes. ``wall_seconds`` runs
+    from this call to the last split; ``cpu_seconds`` adds the workers' CPU time to this process's."""
+    result = BenchResult(submitted.dataset, submitted.protocol, split_protocol=submitted.split_protocol)
+    start, cpu_start, worker_cpu = time.perf_counter(), time.process_time(), 0.0
+    try:
+        for outcome, cpu in pool.completed(submitted.handles):
+            result.splits.append(outcome)
+            worker_cpu += cpu
+            if on_split is not None:
+                on_split(outcome)
+    finally:
+        pool.cancel(submitted.handles)  # after an interrupt or a failed split, the queued ones are dropped
+    result.splits.sort(key=lambda r: r.split)
+    result.wall_seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu_start + worker_cpu
+    return result
+
+
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
         callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
         split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
-        method_options: Mapping[str, object] | None = None, jobs: int = 1,
-        backend: Backend | str = Backend.LOKY, address: str | None = None) -> BenchResult:
+        method_options: Mapping[str, object] | None = None, pool: Pool | None = None) -> BenchResult:
     """The first ``splits`` splits (all by default) of one data set under ``split_protocol``, fitted by
     ``method`` with its protocol settings and ``method_options`` over them; the network, scores,
     standardisation and seeds are the same for both split protocols.
 
-    ``jobs`` > 1 (or the ray ``backend``) fits the splits in worker processes (:mod:`bnn.evaluation.parallel`)
-    with the same arguments and one torch thread, so the figures equal the serial run's; ``on_split`` then
-    sees the splits as they finish, ``callback`` is not called, and ``cpu_seconds`` adds the workers' CPU
-    time to this process's."""
+    With a ``pool`` (:mod:`bnn.evaluation.parallel`) the splits are fitted in its workers with the same
+    arguments and one torch thread, so the figures equal the serial run's; ``on_split`` then sees the
+    splits as they finish and ``callback`` is not called (:func:`submit` and :func:`collect`)."""
+    if pool is not None:
+        return collect(pool, submit(pool, dataset, protocol, splits, method, split_protocol, method_options),
+                       on_split)
     split_protocol = as_split_protocol(split_protocol)
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
     result = BenchResult(dataset.name, protocol, split_protocol=split_protocol)
     start, cpu_start = time.perf_counter(), time.process_time()
-    tasks = [split_task(dataset, protocol, i, split_protocol, method, method_options) for i in range(count)]
-    if jobs == 1 and Backend(backend) is Backend.LOKY:
-        outcomes = ((run_split(**task, callback=callback), 0.0) for task in tasks)
-    else:
-        outcomes = map_unordered(run_task, tasks, jobs, backend, address)
-    worker_cpu = 0.0
-    for outcome, cpu in outcomes:
+    for i in range(count):
+        outcome = run_split(**split_task(dataset, protocol, i, split_protocol, method, method_options),
+                            callback=callback)
         result.splits.append(outcome)
-        worker_cpu += cpu
         if on_split is not None:
             on_split(outcome)
-    result.splits.sort(key=lambda r: r.split)
     result.wall_seconds = time.perf_counter() - start
-    result.cpu_seconds = time.process_time() - cpu_start + worker_cpu
+    result.cpu_seconds = time.process_time() - cpu_start
     return result

@@ -141,7 +141,7 @@ def active_preset(state: ClassifyState) -> str | None:
 # ---- the link -----------------------------------------------------------------------------
 # The fields a classifier uses (no noise, no standardising of labels, the likelihood fixed).
 _KEYS = {name: PREFIX + key for name, key in CONFIG_KEYS.items()
-         if name not in ("likelihood", "noise_sigma", "learn_noise")}
+         if name not in ("likelihood", "noise_sigma", "learn_noise", "noise")}
 _SQUARE_KEYS = {"low": PREFIX + "lo", "high": PREFIX + "hi"}
 POINTS_KEY = PREFIX + "pts"
 KEYS = (*_KEYS.values(), *_SQUARE_KEYS.values(), POINTS_KEY)

@@ -72,7 +72,7 @@ CONFIG_KEYS = {
     "hidden": "hidden", "activation": "act", "prior_sigma": "prior", "noise_sigma": "noise",
     "learn_noise": "learn_noise", "init": "init", "lr": "lr", "epochs": "epochs", "batch_size": "batch",
     "train_samples": "mc", "kl": "kl", "kl_weight": "kl_weight", "local_reparam": "local",
-    "standardize": "std", "seed": "seed", "likelihood": "lik", "classes": "classes",
+    "standardize": "std", "seed": "seed", "likelihood": "lik", "classes": "classes", "noise": "noise_model",
 }
 _VIEW_KEYS = {
     "samples": "samples", "level": "level", "inner": "inner", "band": "band", "functions": "funcs",
@@ -113,6 +113,8 @@ def encode(state: AppState, max_chars: int = LIMITS.link_chars) -> Encoded:
     params: dict[str, str] = {}
     defaults = AppState()
     for name, key in CONFIG_KEYS.items():
+        if name == "learn_noise":  # read from old links; ``noise_model`` says it now (Config mirrors the two)
+            continue
         value = getattr(state.config, name)
         if value != getattr(defaults.config, name):
             params[key] = format_value(value)

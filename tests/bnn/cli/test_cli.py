@@ -82,11 +82,12 @@ def test_every_config_field_has_an_option_and_the_options_override_the_file(tmp_
              "kl": ("closed", "closed"),  # local_reparam below needs the closed form
              "kl_weight": ("0.5", 0.5), "local_reparam": (None, True),
              "standardize": (None, True), "seed": ("5", 5),
-             "likelihood": ("gaussian", "gaussian"), "classes": ("none", None)}  # classes needs categorical
+             "likelihood": ("gaussian", "gaussian"), "classes": ("none", None),  # classes needs categorical
+             "noise": ("learned", "learned")}  # --noise-model: fit's --noise is the generated points' noise
     assert set(given) == {f.name for f in dataclasses.fields(bnn.Config)}  # a new field needs a line here
     argv = ["fit"]
     for name, (text, _) in given.items():
-        argv += ["--" + name.replace("_", "-")] + ([] if text is None else [text])
+        argv += [cli_options._FLAGS.get(name, "--" + name.replace("_", "-"))] + ([] if text is None else [text])
     expected = bnn.Config(**{name: value for name, (_, value) in given.items()})
     assert cli_options.config_from_args(cli.build_parser().parse_args(argv)) == expected
 
@@ -99,6 +100,9 @@ def test_every_config_field_has_an_option_and_the_options_override_the_file(tmp_
     assert cli_options.config_from_args(args).batch_size is None
     args = cli.build_parser().parse_args(["fit", "--kl", "mc"])
     assert cli_options.config_from_args(args) == bnn.Config(kl="mc")
+    args = cli.build_parser().parse_args(["fit", "--noise-model", "heteroscedastic", "--noise", "0.2",
+                                          "--n-points", "9", "--function", "quartic"])
+    assert cli_options.config_from_args(args).noise == "heteroscedastic" and args.noise == 0.2  # two options
 
 
 def test_negative_values_follow_their_option() -> None:

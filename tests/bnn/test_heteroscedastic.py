@@ -1,0 +1,170 @@
+"""A heteroscedastic noise head: its NLL and gradients against oracles, the config's alias, and what it learns.
+
+Oracles: torch.distributions.Normal with a std per point for the loss and its gradients; autograd on
+bnn.loss.negative_elbo for the fast step; the known sigma(x) = 0.1 + 0.2|x| of synthetic data.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import bnn
+from bnn import noise
+from bnn.errors import ConfigError
+from bnn.loss import expected_heteroscedastic_nll
+from bnn.train import prepare
+
+HETERO = bnn.Config(noise="heteroscedastic")
+
+
+def true_sigma(x: np.ndarray) -> np.ndarray:
+    return 0.1 + 0.2 * np.abs(x)
+
+
+def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, n)
+    return x, np.sin(x) + true_sigma(x) * rng.standard_normal(n)
+
+
+# ---- the loss ---------------------------------------------------------------------------
+def test_the_nll_and_its_gradients_are_normal_log_probs_with_a_std_per_point():
+    gen = torch.Generator().manual_seed(0)
+    f = torch.randn(3, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    sigma = (torch.rand(3, 7, generator=gen, dtype=torch.float64) + 0.05).requires_grad_()
+    y = torch.randn(7, generator=gen, dtype=torch.float64)
+    ours = expected_heteroscedastic_nll(f, sigma, y, scale=2.5)
+    oracle = -torch.distributions.Normal(f, sigma).log_prob(y).sum() * 2.5 / 3
+    torch.testing.assert_close(ours, oracle, rtol=1e-14, atol=0)
+    g_ours = torch.autograd.grad(ours, (f, sigma))
+    g_oracle = torch.autograd.grad(oracle, (f, sigma))
+    for a, b in zip(g_ours, g_oracle):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_the_head_starts_at_the_configs_noise_and_never_goes_below_the_floor():
+    base = 0.37
+    zero, far = torch.zeros((), dtype=torch.float64), torch.tensor(-1e4, dtype=torch.float64)
+    assert float(noise.noise_std(zero, base)) == pytest.approx(base, rel=1e-12)
+    assert float(noise.noise_std(far, base)) == pytest.approx(noise.floor(base), rel=1e-12)
+    g = torch.linspace(-5, 5, 11, dtype=torch.float64, requires_grad=True)
+    (d,) = torch.autograd.grad(noise.noise_std(g, base).sum(), g)
+    torch.testing.assert_close(d, noise.noise_std_grad(g.detach(), base))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("changes", [
+    {}, {"kl": "mc"}, {"train_samples": 3}, {"train_samples": 2, "kl": "mc", "kl_weight": 0.3}, {"hidden": ()},
+    {"hidden": (5, 4), "activation": "relu"}, {"batch_size": 10, "standardize": True}, {"init": "article"},
+])
+def test_the_fast_step_equals_autograd(dtype, changes):
+    torch.set_default_dtype(dtype)
+    try:
+        rng = np.random.default_rng(1)
+        x, y = rng.uniform(-3, 3, (37, 2)), rng.standard_normal(37)
+        config = HETERO.replace(**{"hidden": (8,), "init": "scaled", "noise_sigma": 0.4, **changes})
+        fast, slow = prepare(x, y, config, engine="fast"), prepare(x, y, config, engine="autograd")
+        assert fast.engine == "fast"
+        xb, yb = fast.x[:10], fast.y[:10]
+        t_fast, t_slow = fast.stepper.gradient(xb, yb), slow.stepper.gradient(xb, yb)
+        q = slow.fitted.model.posterior
+        g_fast, g_slow = fast.stepper.grad[:2 * fast.stepper.p], torch.cat([q.mu.grad, q.rho.grad])
+        tol = 1e-12 if dtype == torch.float64 else 2e-4  # float32: the sums of ~1e2-1e3 terms round at ~1e-5
+        scale = float(g_slow.abs().max())
+        assert float((g_fast - g_slow).abs().max()) <= tol * scale
+        for a, b in zip(t_fast, t_slow):
+            assert float(a) == pytest.approx(float(b.detach()), rel=tol)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_local_reparameterisation_falls_back_to_autograd():
+    run = prepare([0.0, 1.0, 2.0], [0.0, 1.0, 0.5], HETERO.replace(local_reparam=True))
+    assert run.engine == "autograd: local reparameterisation is not covered for a heteroscedastic noise"
+
+
+# ---- the config ---------------------------------------------------------------------------
+def test_learn_noise_is_an_alias_of_the_learned_noise():
+    assert bnn.Config(learn_noise=True) == bnn.Config(noise="learned")
+    assert bnn.Config(noise="learned").learn_noise and not HETERO.learn_noise
+    learned = bnn.Config(learn_noise=True)
+    assert learned.replace(noise="fixed").noise == "fixed"
+    assert learned.replace(learn_noise=False) == bnn.Config()
+    assert HETERO.replace(epochs=5).noise == "heteroscedastic"
+    old = json.loads(bnn.Config().to_json())
+    del old["noise"]
+    assert bnn.Config.from_dict({**old, "learn_noise": True}).noise == "learned"  # a config saved before
+    with pytest.raises(ConfigError, match="does not go with noise='heteroscedastic'"):
+        bnn.Config(learn_noise=True, noise="heteroscedastic")
+    with pytest.raises(ConfigError, match="noise='heteroscedastic' is for likelihood='gaussian' only"):
+        bnn.Config(likelihood="categorical", noise="heteroscedastic")
+
+
+def test_a_saved_heteroscedastic_model_predicts_the_same(tmp_path):
+    x, y = synthetic(60, 0)
+    fitted = bnn.fit(x, y, HETERO.replace(epochs=50, hidden=(8,), standardize=True))
+    bnn.save(fitted, tmp_path / "m.pt")
+    again = bnn.load(tmp_path / "m.pt")
+    grid = np.linspace(-4, 4, 9)
+    assert again.config == fitted.config
+    pd_equal = bnn.predict(again, grid).equals(bnn.predict(fitted, grid))
+    assert pd_equal and np.array_equal(again.sample_noise_std(grid), fitted.sample_noise_std(grid))
+
+
+def test_the_table_keeps_its_columns_and_the_noise_varies():
+    x, y = synthetic(80, 0)
+    fitted = bnn.fit(x, y, HETERO.replace(epochs=100, hidden=(8,), init="scaled"))
+    table = bnn.predict(fitted, np.linspace(-3, 3, 7), samples=50)
+    assert list(table.columns) == list(bnn.predict(bnn.fit(x, y, bnn.Config(epochs=5)), [0.0]).columns)
+    f = fitted.sample_functions(np.linspace(-3, 3, 7), samples=50)
+    s = fitted.sample_noise_std(np.linspace(-3, 3, 7), samples=50)
+    np.testing.assert_allclose(table["aleatoric_std"], np.sqrt((s**2).mean(0)), rtol=1e-12)
+    np.testing.assert_allclose(table["std"] ** 2, f.var(0) + (s**2).mean(0), rtol=1e-10)
+    assert np.isnan(fitted.noise_sigma) and table["aleatoric_std"].std() > 0
+
+
+# ---- what it learns -----------------------------------------------------------------------
+LEARN = HETERO.replace(hidden=(32,), activation="tanh", init="scaled", prior_sigma=1.0, lr=0.01, epochs=3000,
+                       noise_sigma=0.5)
+
+
+@pytest.fixture(scope="module")
+def fits() -> dict[str, bnn.Fitted]:
+    x, y = synthetic(2000, 0)  # ~2 s of CPU each
+    return {name: bnn.fit(x, y, LEARN.replace(noise=name)) for name in ("heteroscedastic", "learned")}
+
+
+def test_the_learned_noise_follows_the_truth(fits):
+    """Posterior mean of sigma(x) within 20 % of 0.1 + 0.2|x| on 2,000 points of [-3, 3], away from
+    the kink at 0 (|x| >= 0.75), where a smooth tanh net cannot follow a corner. Measured (seed 0):
+    within 0-10 % (the largest at the edge of the data, x = -2.75). 20 % is the issue's tolerance."""
+    grid = np.concatenate([np.linspace(-2.75, -0.75, 5), np.linspace(0.75, 2.75, 5)])
+    sigma = fits["heteroscedastic"].sample_noise_std(grid, samples=500).mean(axis=0)
+    ratio = sigma / true_sigma(grid)
+    assert np.all(np.abs(ratio - 1) <= 0.20), ratio.round(3)
+
+
+def test_the_y_interval_covers_fresh_draws_in_every_third(fits):
+    """95 % y-intervals on 600 fresh points per third of [-3, 3]: the heteroscedastic model's coverage
+    lies within 95 % +- 3 binomial SE (SE = sqrt(.95 .05 / 600) = 0.9 %: [92.3 %, 97.7 %]) in each third;
+    the one-noise model over-covers the middle third and under-covers the outer ones (by more than 3 SE
+    in at least one). Measured (seed 0):
+    heteroscedastic 97.5, 96.3, 96.3 % (mean-field VI errs on the wide side, most at the data's edge);
+    one noise 92.8, 100, 91.3 %."""
+    rng = np.random.default_rng(99)
+    se = np.sqrt(0.95 * 0.05 / 600)
+    covered: dict[str, list[float]] = {"heteroscedastic": [], "learned": []}
+    for low, high in ((-3, -1), (-1, 1), (1, 3)):
+        x = rng.uniform(low, high, 600)
+        y = np.sin(x) + true_sigma(x) * rng.standard_normal(600)
+        for name, fitted in fits.items():
+            t = bnn.predict(fitted, x, samples=200)
+            covered[name].append(float(((y >= t["lower"]) & (y <= t["upper"])).mean()))
+    assert all(abs(c - 0.95) <= 3 * se for c in covered["heteroscedastic"]), covered
+    outer_left, middle, outer_right = covered["learned"]
+    assert middle > 0.95 + 3 * se and min(outer_left, outer_right) < 0.95 - 3 * se, covered
+    assert max(outer_left, outer_right) < 0.95 < middle
