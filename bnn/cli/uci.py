@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bnn.cli.inputs import UsageError, parse_json
-from bnn.config import Config
+from bnn.config import Config, NoiseModel
 from bnn.errors import BNNError
 from bnn.evaluation import uci
 from bnn.evaluation import uci_protocol as bench
@@ -78,6 +78,10 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
                    help="the method's own settings as a JSON object, over the protocol's (which the JSON output "
                         "records), e.g. '{\"rank\": 20}' for fullcov (low rank plus diagonal) or "
                         "'{\"tune\": \"none\"}' for the untuned laplace")
+    p.add_argument("--noise", choices=[NoiseModel.LEARNED.value, NoiseModel.HETEROSCEDASTIC.value],
+                   default=NoiseModel.LEARNED.value,
+                   help="learned: one noise std learned with the weights (default, the published-table run); "
+                        "heteroscedastic: a noise std per input, a second output of the network (bbb only)")
     p.add_argument("--out", default=None, help="write per-split figures and the summary to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--jobs", type=int, default=1,
@@ -97,7 +101,9 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UCIUsageError(f"--{name} must be at least 1, got {value}")
-    protocol = replace(Protocol(), steps=args.steps, predict_samples=args.samples)
+    if args.noise != NoiseModel.LEARNED and args.method != "bbb":
+        raise UCIUsageError(f"--noise {args.noise} is for --method bbb: the other methods fit one noise std here")
+    protocol = replace(Protocol(), steps=args.steps, predict_samples=args.samples, noise=NoiseModel(args.noise))
     if args.epochs is not None:
         protocol = replace(protocol, min_epochs=args.epochs, max_epochs=args.epochs)
     return protocol
