@@ -8,6 +8,7 @@ default: with no points there is nothing to standardise by).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,15 +29,19 @@ class Prior(Predictive):
 
     @property
     def layout(self) -> Layout:
-        return Layout.of(self.input_dim, self.config.hidden, self.config.activation)
+        """The network's; with a heteroscedastic noise, its second output is the noise head (:mod:`bnn.noise`),
+        whose prior draws give sigma(x) around the config's noise_sigma."""
+        outputs = 2 if self.is_heteroscedastic else 1
+        return Layout.of(self.input_dim, self.config.hidden, self.config.activation, outputs)
 
     @property
     def noise_sigma(self) -> float:
-        """The likelihood's std as the config starts it, in the target's units."""
-        return self.config.noise_sigma
+        """The likelihood's std as the config starts it, in the target's units (NaN for a noise that depends
+        on x: :meth:`sample_noise_std`)."""
+        return math.nan if self.is_heteroscedastic else self.config.noise_sigma
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        """S functions with weights w ~ N(0, σₚ² I) at model-unit inputs x (N, D): (S, N)."""
+        """S functions with weights w ~ N(0, σₚ² I) at model-unit inputs x (N, D): (S, N), or (f, g) (S, N, 2)."""
         layout = self.layout
         w = torch.randn(samples, layout.size, generator=generator, dtype=x.dtype) * self.config.prior_sigma
         return layout.forward(x, w)

@@ -219,8 +219,9 @@ def describe(status: st.delta_generator.DeltaGenerator, shown: Shown, key: runne
                     icon=icons.CHANGED)
     else:
         f = shown.fitted
+        noise = "noise σ(x): see the noise band" if f.is_heteroscedastic else f"noise σ {f.noise_sigma:.3g}"
         status.caption(f"Trained {f.config.epochs:,} epochs in {f.seconds:.1f} s · final loss "
-                       f"{f.history['total'].iloc[-1]:.4g} · noise σ {f.noise_sigma:.3g}")
+                       f"{f.history['total'].iloc[-1]:.4g} · {noise}")
 
 
 def describe_stopped(status: st.delta_generator.DeltaGenerator, partial: Shown, finished: bool) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 from bnn import sample_functions
 from bnn.evaluation import weights
 from dashboard import icons, live
-from dashboard.figures.posterior import functions_figure, weights_figure
+from dashboard.figures.posterior import functions_figure, noise_figure, weights_figure
 from dashboard.model.limits import LIMITS
 from dashboard.model.pin import describe
 from dashboard.model.text import escape_markdown
@@ -53,6 +53,20 @@ def weight_section(shown: live.Shown) -> None:
     st.dataframe(summary_table(groups, prior), hide_index=True, key="weights_table")
 
 
+def noise_section(shown: live.Shown) -> None:
+    """The noise std as a function of x (a heteroscedastic fit), with its posterior uncertainty."""
+    st.header("The noise, as a function of x")
+    st.caption("A second output of the network sets the noise std: σ(x) = softplus(g(x) + c) + a floor of 1 % of "
+               "the starting σ. Its weights are Bayesian too, so σ(x) has a posterior: its mean and 95 % interval "
+               "over posterior draws, beside the training points' distance from the predicted mean.")
+    view, fitted = shown.state.view, shown.fitted
+    x = np.linspace(view.x_low, view.x_high, LIMITS.grid)
+    sigma = fitted.sample_noise_std(x, samples=200)
+    px, py = shown.state.points.x, shown.state.points.y
+    mean_at_points = fitted.sample_functions(px, samples=200).mean(axis=0)
+    st.plotly_chart(noise_figure(x, sigma, residuals=(px, np.abs(py - mean_at_points))), key="noise_chart")
+
+
 def prior_section(shown: live.Shown) -> None:
     st.header("Before and after the data")
     st.caption("Left: networks with weights drawn from the prior, what the model believes before it sees any "
@@ -79,4 +93,6 @@ def render() -> None:
         st.caption(escape_markdown(f"The fit of the main page's settings and points (the link's): "
                                    f"{describe(shown.fitted.config, len(shown.state.points))}."))
         weight_section(shown)
+        if shown.fitted.is_heteroscedastic:
+            noise_section(shown)
         prior_section(shown)

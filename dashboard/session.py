@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from bnn import toys
@@ -81,13 +82,14 @@ def seed_widgets(state: AppState) -> None:
         ss[f"units_{k}"] = cfg.hidden[k - 1] if k <= len(cfg.hidden) else (cfg.hidden or (DEFAULT_UNITS,))[-1]
     for name in ("activation", "init", "kl"):
         ss[name] = getattr(cfg, name).value
-    for name in ("prior_sigma", "noise_sigma", "learn_noise", "lr", "epochs", "train_samples", "seed",
+    for name in ("prior_sigma", "noise_sigma", "lr", "epochs", "train_samples", "seed",
                  "kl_weight", "local_reparam", "standardize"):
         ss[name] = getattr(cfg, name)
+    ss["noise_model"] = cfg.noise.value
     ss["batch_size"] = cfg.batch_size or 0
     for name in ("samples", "level", "inner", "functions", "x_low", "x_high"):
         ss[name] = getattr(view, name)
-    ss["band"] = view.band.value
+    ss["band"] = [b.value for b in view.band]
     ss["function"] = FORMULA if state.expression else (state.toy or NO_FUNCTION)
     ss["expression"] = state.expression or "sin(3*x) + 0.3*x^2"
     set_points(state.points)
@@ -181,6 +183,32 @@ def _noisy() -> AppState:
     return AppState(config=config, points=Points.of(x, y), toy="periodic", view=View(band="y", inner=0.5))
 
 
+def _scatter(sigma: Callable[[np.ndarray], np.ndarray]) -> AppState:
+    """300 points of sin(x) on [-3, 3] whose noise std is sigma(x) (seeded), and a heteroscedastic net.
+
+    Its settings were picked on the "grows" data (posterior mean of sigma at x = -2.5..2.5: 0.18,
+    0.29, 0.53, 0.88, 1.06 against the truth's 0.12..0.88): with fewer points or one Monte Carlo
+    sample a step, mean-field VI keeps the noise head's weights uncertain, and the mean of
+    softplus over those draws makes sigma(x) too wide and too flat (0.7 everywhere on 150 points)."""
+    x = np.linspace(-3.0, 3.0, 300)
+    y = np.sin(x) + sigma(x) * np.random.default_rng(0).standard_normal(x.size)
+    config = Config(hidden=(16,), activation="tanh", init="scaled", prior_sigma=1.0, lr=0.03, epochs=2000,
+                    train_samples=4, standardize=True, noise="heteroscedastic", noise_sigma=0.3)
+    return AppState(config=config, points=Points.of(x, y), toy="", expression="sin(x)",
+                    view=View(band=("y", "noise", "f"), x_low=-4.0, x_high=4.0))
+
+
+def _grows() -> AppState:
+    return _scatter(lambda x: 0.05 + 0.15 * (x + 3.0))  # 0.05 at x = -3 to 0.95 at x = 3
+
+
+def _middle() -> AppState:
+    return _scatter(lambda x: 0.05 + 0.5 * np.exp(-x * x))  # 0.55 at 0, 0.05 at the ends
+
+
+SCATTER_DATA = GeneratorFields(300, -3.0, 3.0, 0.0)  # the function's points without the noise that varies
+
+
 PRESETS = {
     "article": Preset("Article settings", "The article's run: 1-32-1 sigmoid net, six points of -x⁴ + 3x² + 1.",
                       AppState, GeneratorFields.of_toy(toys.get("quartic"))),
@@ -191,6 +219,12 @@ PRESETS = {
                   _gap, GeneratorFields.of_toy(toys.get("gap"))),
     "noise": Preset("Noisy data, learned noise", "100 noisy points of sin(2x); the noise σ is learned and the "
                     "band shows new observations y, not only f.", _noisy, NOISY_DATA),
+    "grows": Preset("Noise that grows with x", "300 points of sin(x) whose scatter grows from 0.05 to 0.95 "
+                    "across [-3, 3]; the noise is a function of x (heteroscedastic), so the y band follows the "
+                    "scatter. Compare with noise 'learned': one σ, too wide on the left, too narrow on the right.",
+                    _grows, SCATTER_DATA),
+    "middle": Preset("A noisy region in the middle", "300 points of sin(x), noisy around x = 0 only; a "
+                     "heteroscedastic noise widens the band there and nowhere else.", _middle, SCATTER_DATA),
 }
 
 

@@ -13,19 +13,20 @@ from typing import Any
 
 import streamlit as st
 
-from bnn.config import Activation, Config, Init, KLEstimator
+from bnn.config import Activation, Config, Init, KLEstimator, NoiseModel
 from bnn.errors import BNNError
 from dashboard import icons, session
 from dashboard.model.limits import LIMITS, check_config
 from dashboard.model.text import escape_markdown
-from dashboard.model.view import Band, View
+from dashboard.model.view import BAND_ORDER, View
 
 KEEP = "session"  # keep values while the visitor looks at another page
 
 ACTIVATION_LABELS = {"sigmoid": "sigmoid (the article's)", "tanh": "tanh", "relu": "ReLU"}
 KL_LABELS = {"closed": "closed form", "mc": "Monte Carlo: log q − log p (the article's)"}
 INIT_LABELS = {"article": "μ = 0, σ = 0.69 (the article's)", "scaled": "small random μ, σ ≈ 0.007"}
-BAND_LABELS = {"f": "f (epistemic)", "y": "y (with noise)"}
+BAND_LABELS = {"f": "f (epistemic)", "noise": "noise (aleatoric)", "y": "y (total)"}
+NOISE_LABELS = {"fixed": "fixed σ (the article's)", "learned": "learned σ", "heteroscedastic": "σ(x): depends on x"}
 
 
 def presets(active: str | None) -> None:
@@ -72,12 +73,15 @@ def model_controls() -> Config | None:
     _config_field(values, "prior_sigma", st.number_input(
         "Prior σ", 0.0, 1e6, step=0.5, format="%g", key="prior_sigma", persist_state=KEEP,
         help="Every weight's prior is N(0, σ²). The article uses 10."))
-    learn = st.toggle("Learn the noise", key="learn_noise", persist_state=KEEP,
-                      help="Optimise one noise σ with the weights, starting from the value below.")
-    _config_field(values, "learn_noise", learn)
+    noise = st.selectbox("Noise", [n.value for n in NoiseModel], format_func=NOISE_LABELS.get, key="noise_model",
+                         persist_state=KEEP,
+                         help="Fixed: one σ, as set below (the article). Learned: one σ optimised with the weights, "
+                              "from the value below. Depends on x: a second output of the network gives σ(x) "
+                              "(heteroscedastic), Bayesian like the rest, starting at the value below.")
+    _config_field(values, "noise", noise)
     _config_field(values, "noise_sigma", st.number_input(
-        "Initial noise σ" if learn else "Noise σ", 0.0, 1e6, step=0.01, format="%g", key="noise_sigma",
-        persist_state=KEEP, help="Std of the Gaussian likelihood. The article uses 0.1."))
+        "Noise σ" if noise == NoiseModel.FIXED else "Initial noise σ", 0.0, 1e6, step=0.01, format="%g",
+        key="noise_sigma", persist_state=KEEP, help="Std of the Gaussian likelihood. The article uses 0.1."))
     st.markdown("**Training**")
     _config_field(values, "lr", st.number_input("Learning rate (Adam)", 0.0, 10.0, step=0.01, format="%g",
                                                 key="lr", persist_state=KEEP))
@@ -131,10 +135,11 @@ def view_controls() -> View | None:
     field("level", st.slider("Interval level", 0.5, 0.99, step=0.01, key="level", persist_state=KEEP))
     inner = st.slider("Inner interval (0 = none)", 0.0, 0.95, step=0.05, key="inner", persist_state=KEEP)
     _checked(values, "inner", inner, lambda kw: View(level=values.get("level", View.level), **kw))
-    field("band", st.radio("Band of", [b.value for b in Band], format_func=BAND_LABELS.get, key="band",
-                           horizontal=True, persist_state=KEEP,
-                           help="f: what the network may be (the article's band). y: where a new "
-                                "observation may fall, noise included."))
+    field("band", tuple(st.pills("Bands", [b.value for b in BAND_ORDER], format_func=BAND_LABELS.get, key="band",
+                                 selection_mode="multi", persist_state=KEEP,
+                                 help="f: what the network may be (the article's band). noise: the noise alone "
+                                      "around the mean (follows σ(x) when the noise depends on x). y: where a new "
+                                      "observation may fall, both together. Pick one or several.") or ()))
     field("functions", st.slider("Sampled functions drawn", 0, LIMITS.functions, key="functions",
                                  persist_state=KEEP))
     low, high = st.columns(2)

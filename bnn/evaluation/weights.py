@@ -92,5 +92,7 @@ def prior_functions(fitted: Fitted, x: ArrayLike, samples: int = 20, seed: int =
     layout = fitted.model.layout
     generator = torch.Generator().manual_seed(seed)
     w = torch.randn((samples, layout.size), generator=generator) * fitted.config.prior_sigma  # (S, P)
-    f = layout.forward(fitted.scaling.x(x_np), w)  # (S, N)
+    f = layout.forward(fitted.scaling.x(x_np), w)  # (S, N); (S, N, 2) with a noise head: its f
+    if f.ndim == 3:
+        f = f[..., 0]
     return f.double().numpy() * fitted.scaling.y_std + fitted.scaling.y_mean

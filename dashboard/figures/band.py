@@ -15,10 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from scipy.special import ndtri
 
 from bnn.predict import Predictive, predictive_table, summarise
 from dashboard.model.limits import LIMITS
 from dashboard.model.view import Band, View
+
+NOISE_COLOUR = "255, 127, 14"  # the noise-alone band (orange, apart from the blue f and y bands)
+Y_COLOUR = "148, 103, 189"  # the y band when drawn with others (purple): f's blue stays the article's
+BAND_LABELS = {Band.F: "f (epistemic)", Band.NOISE: "noise (aleatoric)", Band.Y: "y (total)"}
 
 BAND_COLOUR = "31, 119, 180"
 PINNED_COLOUR = "110, 110, 110"  # a pinned run: grey, under the current band
@@ -37,19 +42,39 @@ class BandData:
     functions: np.ndarray  # (k, G)
     draws: np.ndarray  # (A, G): the first ANIMATION_DRAWS draws, which the chart's Play button cycles through
 
+    def noise_band(self, level: float, inner: bool = False) -> dict[str, np.ndarray]:
+        """The noise alone around the mean: mean +- z * aleatoric std, z the normal quantile of ``level``."""
+        src = self.inner if inner and self.inner is not None else self.table
+        z = float(ndtri((1 + level) / 2))
+        mean, alea = np.asarray(src["mean"]), np.asarray(src["aleatoric_std"])
+        return {"noise_lower": mean - z * alea, "noise_upper": mean + z * alea}
+
 
 def band_data(fitted: Predictive, view: View, samples: int | None = None, grid: int = LIMITS.grid) -> BandData:
     """Draw ``samples`` (default ``view.samples``) functions on ``grid`` points of the view's range."""
     x = np.linspace(view.x_low, view.x_high, grid)
     f = fitted.sample_functions(x, samples=samples or view.samples)  # (S, G), seeded by the config
-    table = predictive_table(x[:, None], f, fitted.noise_sigma, view.level)
-    inner = summarise(f, fitted.noise_sigma, view.inner) if view.inner else None
+    # a heteroscedastic fit: each draw's noise std at each x (the same draws as f, the same seed)
+    noise = (fitted.sample_noise_std(x, samples=samples or view.samples)
+             if getattr(fitted, "is_heteroscedastic", False) else fitted.noise_sigma)
+    table = predictive_table(x[:, None], f, noise, view.level)
+    inner = summarise(f, noise, view.inner) if view.inner else None
     return BandData(table, inner, f[: view.functions], f[:ANIMATION_DRAWS])
 
 
+_BOUNDS = {Band.F: ("f_lower", "f_upper", "f"), Band.NOISE: ("noise_lower", "noise_upper", "the noise"),
+           Band.Y: ("lower", "upper", "y")}
+_COLOURS = {Band.F: BAND_COLOUR, Band.NOISE: NOISE_COLOUR, Band.Y: Y_COLOUR}
+
+
 def _bounds(view: View) -> tuple[str, str, str]:
-    """The table's columns of the band's bounds, and what it is a band of."""
-    return ("f_lower", "f_upper", "f") if view.band is Band.F else ("lower", "upper", "y")
+    """The columns of the first chosen band's bounds (the widest: it frames the axis, the pinned run and
+    the reference are drawn as it), and what it is a band of."""
+    return _BOUNDS[view.band[0]]
+
+
+def _all_columns(data: BandData, view: View) -> dict[str, np.ndarray]:
+    return {**_columns(data.table), **data.noise_band(view.level)}
 
 
 def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray] | None = None,
@@ -64,20 +89,25 @@ def band_figure(data: BandData, view: View, points: tuple[np.ndarray, np.ndarray
     lines (its band's bounds dashed, its mean dotted) over the band; it does not frame the y axis
     (between clusters it is often many times wider than the band, which would flatten the rest).
     Every trace has a ``uid`` naming its part, so :func:`update_band` can put new numbers in."""
-    t = _columns(data.table)
+    t = _all_columns(data, view)
     lo, hi, what = _bounds(view)
     fig = go.Figure()
     if pinned is not None:
-        p = _columns(pinned.table)
+        p = _all_columns(pinned, view)
         _add_band(fig, p["x"], p[lo], p[hi], f"{pinned_label}: {view.level:.0%} interval of {what}",
                   f"rgba({PINNED_COLOUR}, 0.16)", uid="pinned")
         fig.add_scatter(x=p["x"], y=p["mean"], mode="lines", name=f"{pinned_label}: mean", uid="pinned_mean",
                         line={"color": f"rgb({PINNED_COLOUR})", "dash": "dash", "width": 2},
                         hovertemplate="x = %{x:.3f}<br>pinned mean = %{y:.3f}<extra></extra>")
-    _add_band(fig, t["x"], t[lo], t[hi], f"{view.level:.0%} interval of {what}", f"rgba({BAND_COLOUR}, 0.18)",
-              uid="band")
+    several = len(view.band) > 1
+    for k, b in enumerate(view.band):  # widest first; the first is "band" (it frames the axis)
+        blo, bhi, bwhat = _BOUNDS[b]
+        colour = BAND_COLOUR if not several and b is not Band.NOISE else _COLOURS[b]
+        _add_band(fig, t["x"], t[blo], t[bhi], f"{view.level:.0%} interval of {BAND_LABELS[b] if several else bwhat}",
+                  f"rgba({colour}, {0.18 if k == 0 else 0.28})", uid="band" if k == 0 else f"band_{b.value}")
     if data.inner is not None:
-        _add_band(fig, t["x"], data.inner[lo], data.inner[hi], f"{view.inner:.0%} interval of {what}",
+        inner = {**data.inner, **data.noise_band(view.inner, inner=True)}
+        _add_band(fig, t["x"], inner[lo], inner[hi], f"{view.inner:.0%} interval of {what}",
                   f"rgba({INNER_COLOUR}, 0.30)", uid="inner")
     for k, f in enumerate(data.functions):
         fig.add_scatter(x=t["x"], y=f, mode="lines", line={"width": 1, "color": "rgba(90, 90, 90, 0.45)"},
@@ -127,11 +157,15 @@ def _columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
 def update_band(fig: go.Figure, data: BandData, view: View, title: str = "") -> None:
     """Put a new band of the same view into a figure :func:`band_figure` drew (a live frame):
     about a tenth of the cost of a new figure. The points, truth and pinned band stay."""
-    t = _columns(data.table)
+    t = _all_columns(data, view)
     lo, hi, _ = _bounds(view)
     ys = {"band_lo": t[lo], "band_hi": t[hi], "mean": t["mean"]}
+    for b in view.band[1:]:
+        blo, bhi, _ = _BOUNDS[b]
+        ys |= {f"band_{b.value}_lo": t[blo], f"band_{b.value}_hi": t[bhi]}
     if data.inner is not None:
-        ys |= {"inner_lo": data.inner[lo], "inner_hi": data.inner[hi]}
+        inner = {**data.inner, **data.noise_band(view.inner, inner=True)}
+        ys |= {"inner_lo": inner[lo], "inner_hi": inner[hi]}
     ys |= {f"function_{k}": f for k, f in enumerate(data.functions)}
     with fig.batch_update():
         for trace in fig.data:

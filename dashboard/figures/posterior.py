@@ -42,3 +42,24 @@ def functions_figure(x: np.ndarray, functions: np.ndarray, points: tuple[np.ndar
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"orientation": "h", "y": -0.15})
     return fig
+
+
+def noise_figure(x: np.ndarray, sigma: np.ndarray, level: float = 0.95, residuals: tuple[np.ndarray, np.ndarray] | None
+                 = None) -> go.Figure:
+    """A heteroscedastic noise std sigma(x) from posterior draws (S, N): its mean and central ``level``
+    interval, with the training points' absolute residuals |y - mean f| if given (the scatter it explains)."""
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(sigma, [tail, 100 - tail], axis=0)
+    fig = go.Figure()
+    if residuals is not None:
+        fig.add_scatter(x=residuals[0], y=residuals[1], mode="markers", name="|y − mean f| at the points",
+                        marker={"color": "rgba(214, 39, 40, 0.45)", "size": 5})
+    fig.add_scatter(x=x, y=lo, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
+    fig.add_scatter(x=x, y=hi, mode="lines", line={"width": 0}, fill="tonexty", fillcolor="rgba(255, 127, 14, 0.25)",
+                    name=f"{level:.0%} interval of σ(x)", hoverinfo="skip")
+    fig.add_scatter(x=x, y=sigma.mean(axis=0), mode="lines", name="posterior mean of σ(x)",
+                    line={"color": "rgb(255, 127, 14)", "width": 3},
+                    hovertemplate="x = %{x:.3f}<br>σ = %{y:.3f}<extra></extra>")
+    fig.update_layout(xaxis_title="x", yaxis_title="noise σ(x)", margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig

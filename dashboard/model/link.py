@@ -216,6 +216,8 @@ def _parse(text: str, default: Any, name: str) -> Any:
         if not all(_INT.fullmatch(p) for p in parts):
             raise LinkError("hidden must be layer widths joined by '-', such as 32 or 32-16, or 'none'")
         return tuple(int(p) for p in parts)
+    if name == "band":
+        return text  # View checks the names; '-' joins several
     if name == "batch_size":
         return None if text == "full" else _parse_int(text)
     if isinstance(default, bool):

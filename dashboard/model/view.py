@@ -1,4 +1,4 @@
-"""How a fit is looked at: which band, at which level, over which x range.
+"""How a fit is looked at: which bands, at which level, over which x range.
 
 These choices change the picture, never the training, so the dashboard re-draws a
 cached fit when only they change. The defaults are the article's plot: the 95 %
@@ -16,12 +16,18 @@ from dashboard.model.limits import LIMITS
 
 
 class Band(StrEnum):
-    """Which uncertainty the shaded band shows."""
+    """An uncertainty a shaded band shows (the chart draws each chosen one)."""
 
     F = "f"
     """The network function f: epistemic only (the article's band; columns f_lower/f_upper)."""
+    NOISE = "noise"
+    """The noise alone around the mean: mean +- z * aleatoric std (for a heteroscedastic noise it
+    follows sigma(x))."""
     Y = "y"
     """A new observation y = f + noise: epistemic and aleatoric (columns lower/upper)."""
+
+
+BAND_ORDER = (Band.Y, Band.NOISE, Band.F)  # drawn in this order (widest first); the first chosen frames the axis
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class View:
     samples: int = 100  # posterior draws behind the band (the article's 100)
     level: float = 0.95  # central probability of the band
     inner: float = 0.0  # a second, inner band at this level (0: none)
-    band: Band = Band.F
+    band: tuple[Band, ...] = (Band.F,)  # the bands drawn, at least one
     functions: int = 5  # sampled functions drawn over the band
     x_low: float = -5.0
     x_high: float = 5.0
@@ -63,8 +69,15 @@ class View:
                               f"got [{self.x_low:g}, {self.x_high:g}]")
 
 
-def _band(value: object) -> Band:
+def _band(value: object) -> tuple[Band, ...]:
+    """One band or several ("f", ("f", "y"), "f-noise-y": a link writes them joined by '-'), in
+    :data:`BAND_ORDER`, each once."""
+    items = value.split("-") if isinstance(value, str) else value
+    if not isinstance(items, (tuple, list)) or not items:
+        raise ConfigError(f"band must name at least one of 'f', 'noise' and 'y', got {value!r}")
     try:
-        return Band(value)
-    except ValueError:
-        raise ConfigError(f"band must be 'f' (the function) or 'y' (an observation), got {value!r}") from None
+        chosen = {Band(v) for v in items}
+    except (ValueError, TypeError):
+        raise ConfigError(f"each band must be 'f' (the function), 'noise' (the noise alone) or 'y' (an "
+                          f"observation), got {value!r}") from None
+    return tuple(b for b in BAND_ORDER if b in chosen)

@@ -93,7 +93,7 @@ def test_controls_change_the_config_that_reaches_bnn() -> None:
     at.number_input(key="units_2").set_value(4)
     at.selectbox(key="activation").set_value("tanh")
     at.number_input(key="prior_sigma").set_value(2.0)
-    at.toggle(key="learn_noise").set_value(True)
+    at.selectbox(key="noise_model").set_value("learned")
     at.number_input(key="noise_sigma").set_value(0.3)
     at.number_input(key="lr").set_value(0.05)
     at.number_input(key="epochs").set_value(60)
@@ -122,10 +122,14 @@ def test_view_controls_redraw_without_training_and_reach_the_link() -> None:
     at.number_input(key="samples").set_value(300)
     at.slider(key="level").set_value(0.8)
     at.slider(key="inner").set_value(0.5)
-    at.radio(key="band").set_value("y")
+    at.pills(key="band").set_value(["y"])
     at.run()
     assert not errors(at) and at.session_state[SHOWN].fitted is fitted  # same fit, no retraining
     assert at.query_params == {"samples": "300", "level": "0.8", "inner": "0.5", "band": "y"}
+    at.pills(key="band").set_value(["f", "noise", "y"]).run()
+    assert at.query_params["band"] == "y-noise-f" and at.session_state[SHOWN].fitted is fitted
+    at.pills(key="band").set_value([]).run()  # no band: a message, and the last good view stays
+    assert any("at least one" in e for e in errors(at)) and at.query_params["band"] == "y-noise-f"
 
 
 def test_presets_are_frozen_and_build_a_state() -> None:
@@ -139,7 +143,7 @@ def test_presets_are_frozen_and_build_a_state() -> None:
 def test_presets_set_controls_and_points() -> None:
     at = main_page()
     at.button(key="preset_noise").click().run()
-    assert at.toggle(key="learn_noise").value is True
+    assert at.selectbox(key="noise_model").value == "learned"
     assert at.selectbox(key="activation").value == "tanh"
     assert len(at.session_state["points"]) == 100
     at.button(key="preset_article").click().run()
@@ -157,11 +161,12 @@ def generator_fields(at: AppTest) -> tuple[float, ...]:
 
 def test_the_active_preset_is_the_one_whose_state_is_on_the_page() -> None:
     at = main_page()
-    assert preset_buttons(at) == {"article": "primary", "gap": "secondary", "noise": "secondary"}
+    others = {"noise": "secondary", "grows": "secondary", "middle": "secondary"}
+    assert preset_buttons(at) == {"article": "primary", "gap": "secondary", **others}
     assert at.button(key="preset_article").proto.icon == ":material/check:"
     assert generator_fields(at) == (6, -2.0, 2.0, 0.0, 0)  # the article's data: six points on [-2, 2], no noise
     at.button(key="preset_gap").click().run()
-    assert preset_buttons(at) == {"article": "secondary", "gap": "primary", "noise": "secondary"}
+    assert preset_buttons(at) == {"article": "secondary", "gap": "primary", **others}
     assert at.button(key="preset_article").proto.icon == ""
     # the gap preset's points: 20 on [-4, -2] and [2, 4] with noise 0.1; the fields span both clusters
     assert generator_fields(at) == (20, -4.0, 4.0, 0.1, 0)
@@ -179,6 +184,28 @@ def test_the_noise_presets_generator_fields_make_its_points() -> None:
     assert generator_fields(at) == (100, -2.0, 2.0, 0.3, 0)
     at.button(key="generate").click().run()  # Generate with the fields as the preset left them
     assert at.session_state["points"] == preset_points and preset_buttons(at)["noise"] == "primary"
+
+
+def test_the_heteroscedastic_presets_show_a_noise_band_that_follows_the_scatter() -> None:
+    at = main_page()
+    at.button(key="preset_grows").click().run()
+    assert not errors(at)
+    config = at.session_state[SHOWN].fitted.config
+    assert config.noise == "heteroscedastic" and at.selectbox(key="noise_model").value == "heteroscedastic"
+    assert at.pills(key="band").value == ["y", "noise", "f"] and preset_buttons(at)["grows"] == "primary"
+    traces = band_traces(at)
+    assert {"band_hi", "band_noise_hi", "band_f_hi"} <= {t.get("uid") for t in traces.values()}
+    noise = next(t for t in traces.values() if t.get("uid") == "band_noise_hi")
+    lower = next(t for t in traces.values() if t.get("uid") == "band_noise_lo")
+    x, width = np.asarray(noise["x"]), np.asarray(noise["y"]) - np.asarray(lower["y"])
+    # the scatter's std grows from 0.05 at x = -3 to 0.95 at x = 3: the noise band must widen with it
+    assert width[np.argmin(np.abs(x - 2.5))] > 3 * width[np.argmin(np.abs(x + 2.5))]
+    at.selectbox(key="noise_model").set_value("learned").run()  # one sigma: the noise band's width is constant
+    traces = band_traces(at)
+    noise = next(t for t in traces.values() if t.get("uid") == "band_noise_hi")
+    lower = next(t for t in traces.values() if t.get("uid") == "band_noise_lo")
+    width = np.asarray(noise["y"]) - np.asarray(lower["y"])
+    assert np.ptp(width) < 1e-3 * width.mean()
 
 
 def loss_chart(at: AppTest) -> dict[str, Any]:

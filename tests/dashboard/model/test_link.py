@@ -321,12 +321,12 @@ def test_the_editor_shows_six_digits_and_keeps_the_exact_values() -> None:
 # ---- view and caps ---------------------------------------------------------------------------
 def test_view_defaults_are_the_articles_plot() -> None:
     view = View()
-    assert (view.samples, view.level, view.band, view.x_low, view.x_high) == (100, 0.95, "f", -5.0, 5.0)
+    assert (view.samples, view.level, view.band, view.x_low, view.x_high) == (100, 0.95, ("f",), -5.0, 5.0)
 
 
 @pytest.mark.parametrize("kwargs", [{"samples": 0}, {"samples": 1.5}, {"level": 0.2}, {"level": float("nan")},
                                     {"inner": 0.97}, {"x_low": 3.0, "x_high": 3.0}, {"functions": 51},
-                                    {"band": "both"}, {"x_high": 1e9}])
+                                    {"band": "both"}, {"band": ()}, {"band": "f-zz"}, {"x_high": 1e9}])
 def test_view_refuses_bad_values(kwargs: dict) -> None:
     with pytest.raises(bnn.ConfigError):
         View(**kwargs)
