@@ -31,9 +31,8 @@ from tqdm import tqdm
 from bnn.cli.inputs import UsageError, parse_json
 from bnn.config import Config, NoiseModel
 from bnn.errors import BNNError
-from bnn.evaluation import uci
-from bnn.evaluation import uci_protocol as bench
-from bnn.evaluation.parallel import RAY_INSTALL, Backend, Pool, ray_installed
+from bnn.evaluation import uci, uci_protocol
+from bnn.evaluation.parallel import RAY_INSTALL, Backend, ray_installed
 from bnn.evaluation.uci import SplitProtocol
 from bnn.evaluation.uci_protocol import UCI_METHODS, BenchResult, Protocol, SplitResult, method_settings_with, run
 from bnn.methods import config_for
@@ -151,15 +150,7 @@ def dataset_names(text: str) -> list[str]:
     return names
 
 
-def make_pool(args: argparse.Namespace) -> Pool | None:
-    """Where --jobs and --backend send the splits: None for one after another here (--jobs 1 on loky).
-    ``check_pool`` has refused a bad pair before any data is read; starting Ray may still fail (exit 1)."""
-    if args.jobs == 1 and args.backend == Backend.LOKY:
-        return None
-    return Pool(args.jobs, args.backend, args.address)
-
-
-def check_pool(args: argparse.Namespace) -> None:
+def check_workers(args: argparse.Namespace) -> None:
     """--backend ray needs Ray installed, and --address needs --backend ray."""
     if args.address is not None and args.backend != Backend.RAY:
         raise UCIUsageError("--address names a Ray cluster: give it with --backend ray")
@@ -169,29 +160,28 @@ def check_pool(args: argparse.Namespace) -> None:
 
 def run_uci(args: argparse.Namespace) -> int:
     protocol = protocol_from_args(args)
-    check_pool(args)
+    check_workers(args)
     options = method_options(args.method, args.method_options, protocol)
     names = dataset_names(args.dataset)
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UCIUsageError(f"cannot write {args.out}: the folder {Path(args.out).parent} does not exist")
     split_protocol = SplitProtocol(args.protocol)
     datasets = [uci.load(args.data_dir, name) for name in names]
-    pool = make_pool(args)
-    # every set's splits are queued at once, so a pool larger than one set's splits starts the next set's
-    queued = [pool and bench.submit(pool, d, protocol, args.splits, args.method, split_protocol, options)
-              for d in datasets]
+    # in workers, every set's splits are queued at once: a pool wider than one set starts the next set's
+    queued = None if args.jobs == 1 and args.backend == Backend.LOKY else uci_protocol.QueuedSets(
+        datasets, protocol, args.splits, args.method, split_protocol, options, args.jobs, args.backend, args.address)
     entries = []
     try:
-        for dataset, submitted in zip(datasets, queued, strict=True):
+        for k, dataset in enumerate(datasets):
             result = _run_with_bar(dataset, protocol, args.splits, args.quiet, args.method, split_protocol,
-                                   options, pool, submitted)
+                                   options, queued, k)
             published = uci.published(args.data_dir, dataset.name) if split_protocol is SplitProtocol.STANDARD else {}
             entries.append({**result_entry(result, published), "method": args.method, "method_options": options,
                             "method_settings": method_config(args.method, _first_config(dataset, protocol,
                                                                                         split_protocol), options)})
-    finally:  # after an interrupt or a failed split, the splits still queued are dropped
-        if pool is not None:
-            pool.cancel([handle for submitted in queued if submitted for handle in submitted.handles])
+    finally:
+        if queued is not None:
+            queued.close()
     print(markdown_table(entries))
     if args.out:
         payload = entries[0] if len(entries) == 1 else {
@@ -210,10 +200,10 @@ def _first_config(dataset: uci.UCIDataset, protocol: Protocol, split_protocol: S
 
 def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | None, quiet: bool,
                   method: str = "bbb", split_protocol: SplitProtocol = SplitProtocol.STANDARD,
-                  options: dict[str, Any] | None = None, pool: Pool | None = None,
-                  submitted: bench.Submitted | None = None) -> BenchResult:
+                  options: dict[str, Any] | None = None, queued: uci_protocol.QueuedSets | None = None,
+                  index: int = 0) -> BenchResult:
     """One data set's splits under a progress bar counting epochs: it moves every 200 steps in a serial
-    run, and as each split finishes when they were ``submitted`` to a ``pool``."""
+    run, and as each split finishes when they were ``queued`` in workers (this set is number ``index``)."""
     available = dataset.count(split_protocol)
     count = available if splits is None else min(splits, available)
     epochs = [protocol.epochs(dataset.split(i, split_protocol)[0].size) for i in range(count)]
@@ -236,8 +226,8 @@ def _run_with_bar(dataset: uci.UCIDataset, protocol: Protocol, splits: int | Non
                       f"test LL {outcome.scores.test_ll:.3f}, 95 % coverage {outcome.scores.coverage[0.95]:.3f} "
                       f"({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-        if pool is not None and submitted is not None:
-            return bench.collect(pool, submitted, on_split=finished)
+        if queued is not None:
+            return queued.collect(index, on_split=finished)
         return run(dataset, protocol, splits, on_split=finished, callback=show, method=method,
                    split_protocol=split_protocol, method_options=options)
 

@@ -6,11 +6,11 @@ computes what the serial loop does: the same arguments (data, config, method set
 torch thread, as ``python -m bnn`` sets in the serial run (torch's intra-op threads change the
 order of float reductions, so a worker with more threads could differ in the last bits).
 
-Two backends: joblib's ``loky`` executor (worker processes on this machine, kept between calls) and
-Ray (a local cluster of ``jobs`` CPUs, or an existing one at ``address``), through ``ray.remote``.
-Either way the caller submits tasks to a :class:`Pool`, all at once (so a cluster can start the
-splits of several data sets together), and gets ``(result, cpu_seconds)`` pairs as they finish, not
-in task order, so it can report progress; the worker's CPU time stands in for the serial run's own.
+Two backends: joblib's ``loky`` (worker processes on this machine) and Ray (a local cluster of
+``jobs`` CPUs, or an existing one at ``address``), through ``ray.remote``. Either way the caller
+hands over every task at once (so a cluster can start the splits of several data sets together)
+and gets ``(index, result, cpu_seconds)`` as each finishes, not in task order, so it can report
+progress; the worker's CPU time stands in for the serial run's own.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import as_completed
+from collections.abc import Callable, Generator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,71 +49,57 @@ def ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def in_worker(fn: Callable[[T], R], task: T) -> tuple[R, float]:
-    """Run ``fn(task)`` with one torch thread; its result and the CPU seconds it took."""
+def in_worker(fn: Callable[[T], R], task: T, index: int) -> tuple[int, R, float]:
+    """Run ``fn(task)`` with one torch thread: the task's index, its result and the CPU seconds it took."""
     from bnn.train import set_threads  # torch's import stays out of this module's
 
     set_threads(1)
     start = time.process_time()
     result = fn(task)
-    return result, time.process_time() - start
-
-
-class Pool:
-    """Where tasks go: ``jobs`` loky worker processes here, or Ray (a local Ray of ``jobs`` CPUs, or the
-    cluster at ``address``, whose CPUs then decide how many run at once). Tasks submitted together queue
-    there; :meth:`completed` hands back the results of some of them as they finish."""
-
-    def __init__(self, jobs: int, backend: Backend | str = Backend.LOKY, address: str | None = None) -> None:
-        if jobs < 1:
-            raise ParallelError(f"jobs must be at least 1, got {jobs}")
-        self.backend = Backend(backend)
-        if address is not None and self.backend is not Backend.RAY:
-            raise ParallelError("an address names a Ray cluster: use it with the ray backend")
-        if self.backend is Backend.RAY:
-            self._ray = start_ray(jobs, address)
-            self._remote = self._ray.remote(num_cpus=1, max_retries=0)(in_worker)
-        else:
-            from joblib.externals.loky import get_reusable_executor
-
-            self._executor = get_reusable_executor(max_workers=jobs)
-
-    def submit(self, fn: Callable[[T], R], task: T) -> Any:
-        """Queue ``fn(task)``; a handle for :meth:`completed`. ``fn`` must be a module-level function and
-        ``task`` picklable (both travel to another process)."""
-        if self.backend is Backend.RAY:
-            return self._remote.remote(fn, task)
-        return self._executor.submit(in_worker, fn, task)
-
-    def completed(self, handles: Sequence[Any]) -> Iterator[tuple[Any, float]]:
-        """``(result, cpu_seconds)`` of each handle's task, in the order they finish."""
-        if self.backend is Backend.LOKY:
-            for future in as_completed(handles):
-                yield future.result()
-            return
-        pending = list(handles)
-        while pending:
-            done, pending = self._ray.wait(pending, num_returns=1)
-            yield self._ray.get(done[0])
-
-    def cancel(self, handles: Sequence[Any]) -> None:
-        """Drop the tasks not yet started (after an interrupt or a failed task)."""
-        for handle in handles:
-            if self.backend is Backend.RAY:
-                self._ray.cancel(handle)
-            else:
-                handle.cancel()
+    return index, result, time.process_time() - start
 
 
 def map_unordered(fn: Callable[[T], R], tasks: Sequence[T], jobs: int, backend: Backend | str = Backend.LOKY,
-                  address: str | None = None) -> Iterator[tuple[R, float]]:
-    """``(fn(task), cpu_seconds)`` for every task, ``jobs`` at a time, yielded as each finishes."""
-    pool = Pool(jobs, backend, address)
-    handles = [pool.submit(fn, task) for task in tasks]
+                  address: str | None = None) -> Generator[tuple[int, R, float], None, None]:
+    """``(index, fn(tasks[index]), cpu_seconds)`` for every task, ``jobs`` at a time (with ``address``: as
+    many as the Ray cluster has CPUs), yielded as each finishes. Every task is handed to the backend at
+    once, so a pool wider than one data set's splits works on the next set's meanwhile. Closing the
+    iterator early, or an interrupt, stops the tasks still running or queued.
+
+    ``fn`` must be a module-level function and the tasks picklable (they travel to other processes)."""
+    if jobs < 1:
+        raise ParallelError(f"jobs must be at least 1, got {jobs}")
+    backend = Backend(backend)
+    if address is not None and backend is not Backend.RAY:
+        raise ParallelError("an address names a Ray cluster: use it with the ray backend")
+    if backend is Backend.RAY:
+        return _map_ray(fn, tasks, jobs, address)
+    return _map_loky(fn, tasks, jobs)
+
+
+def _map_loky(fn: Callable[[T], R], tasks: Sequence[T], jobs: int) -> Generator[tuple[int, R, float], None, None]:
+    from joblib import Parallel, delayed
+
+    # joblib stops the workers when the generator is closed or interrupted; max_nbytes=None: the
+    # arrays are pickled whole, never memory-mapped read-only (protein's are 3 MB)
+    parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", max_nbytes=None,
+                        batch_size=1)
+    yield from parallel(delayed(in_worker)(fn, task, i) for i, task in enumerate(tasks))
+
+
+def _map_ray(fn: Callable[[T], R], tasks: Sequence[T], jobs: int, address: str | None
+             ) -> Generator[tuple[int, R, float], None, None]:
+    ray = start_ray(jobs, address)
+    remote = ray.remote(num_cpus=1, max_retries=0)(in_worker)
+    pending = [remote.remote(fn, task, i) for i, task in enumerate(tasks)]  # Ray queues them by CPU
     try:
-        yield from pool.completed(handles)
-    finally:
-        pool.cancel(handles)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    except BaseException:  # an interrupt, a failed task, or the caller closed the iterator
+        for handle in pending:
+            ray.cancel(handle, force=True)
+        raise
 
 
 def start_ray(jobs: int, address: str | None) -> Any:

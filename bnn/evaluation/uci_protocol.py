@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from bnn.config import Config, NoiseModel
 from bnn.data import steps_per_epoch
 from bnn.errors import ConfigError
 from bnn.evaluation.metrics import Scores, score
-from bnn.evaluation.parallel import Pool
+from bnn.evaluation.parallel import Backend, map_unordered
 from bnn.evaluation.uci import SplitProtocol, UCIDataset, as_split_protocol
 from bnn.methods import fit_method
 from bnn.train import Progress, fit
@@ -211,68 +211,85 @@ def run_task(task: dict[str, Any]) -> SplitResult:
     return run_split(**task)
 
 
-@dataclass
-class Submitted:
-    """One data set's splits, queued in a :class:`~bnn.evaluation.parallel.Pool` (:func:`submit`)."""
-
-    dataset: str
-    protocol: Protocol
-    split_protocol: SplitProtocol
-    handles: list[Any]
-
-
-def submit(pool: Pool, dataset: UCIDataset, protocol: Protocol, splits: int | None = None, method: str = "bbb",
-           split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
-           method_options: Mapping[str, object] | None = None) -> Submitted:
-    """Queue the splits :func:`run` would fit in ``pool``; :func:`collect` gathers them. Submitting several
-    data sets before collecting the first lets a large pool start all their splits at once."""
-    split_protocol = as_split_protocol(split_protocol)
+def split_count(dataset: UCIDataset, split_protocol: SplitProtocol, splits: int | None) -> int:
+    """How many splits a run fits: the first ``splits`` of the set's (all when None)."""
     available = dataset.count(split_protocol)
-    count = available if splits is None else min(splits, available)
-    tasks = [split_task(dataset, protocol, i, split_protocol, method, method_options) for i in range(count)]
-    return Submitted(dataset.name, protocol, split_protocol, [pool.submit(run_task, task) for task in tasks])
+    return available if splits is None else min(splits, available)
 
 
-def collect(pool: Pool, submitted: Submitted, on_split: Callable[[SplitResult], None] | None = None) -> BenchResult:
-    """The results of :func:`submit`'s splits, ``on_split`` called as each finishes. ``wall_seconds`` runs
-    from this call to the last split; ``cpu_seconds`` adds the workers' CPU time to this process's."""
-    result = BenchResult(submitted.dataset, submitted.protocol, split_protocol=submitted.split_protocol)
-    start, cpu_start, worker_cpu = time.perf_counter(), time.process_time(), 0.0
-    try:
-        for outcome, cpu in pool.completed(submitted.handles):
-            result.splits.append(outcome)
-            worker_cpu += cpu
-            if on_split is not None:
-                on_split(outcome)
-    finally:
-        pool.cancel(submitted.handles)  # after an interrupt or a failed split, the queued ones are dropped
-    result.splits.sort(key=lambda r: r.split)
-    result.wall_seconds = time.perf_counter() - start
-    result.cpu_seconds = time.process_time() - cpu_start + worker_cpu
-    return result
+class QueuedSets:
+    """Every split of several data sets handed to worker processes at once
+    (:func:`bnn.evaluation.parallel.map_unordered`: ``jobs`` at a time, loky or Ray), their results read
+    back one set at a time with :meth:`collect`; a split of a later set that finishes early waits here."""
+
+    def __init__(self, datasets: Sequence[UCIDataset], protocol: Protocol, splits: int | None = None,
+                 method: str = "bbb", split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
+                 method_options: Mapping[str, object] | None = None, jobs: int = 2,
+                 backend: Backend | str = Backend.LOKY, address: str | None = None) -> None:
+        self.protocol, self.split_protocol = protocol, as_split_protocol(split_protocol)
+        self.names = [dataset.name for dataset in datasets]
+        self.counts = [split_count(dataset, self.split_protocol, splits) for dataset in datasets]
+        tasks = [split_task(dataset, protocol, i, self.split_protocol, method, method_options)
+                 for dataset, count in zip(datasets, self.counts, strict=True) for i in range(count)]
+        self._owner = [k for k, count in enumerate(self.counts) for _ in range(count)]  # task -> set
+        self._stream = map_unordered(run_task, tasks, jobs, backend, address)
+        self._early: dict[int, list[tuple[SplitResult, float]]] = {}
+
+    def collect(self, k: int, on_split: Callable[[SplitResult], None] | None = None) -> BenchResult:
+        """Set ``k``'s results, ``on_split`` called as each arrives. ``wall_seconds`` runs from this call
+        to its last split; ``cpu_seconds`` adds the workers' CPU time to this process's."""
+        result = BenchResult(self.names[k], self.protocol, split_protocol=self.split_protocol)
+        start, cpu_start, worker_cpu = time.perf_counter(), time.process_time(), 0.0
+        arrived = self._early.pop(k, [])
+        try:
+            while len(result.splits) < self.counts[k]:
+                if not arrived:
+                    index, outcome, cpu = next(self._stream)
+                    self._early.setdefault(self._owner[index], []).append((outcome, cpu))
+                    arrived = self._early.pop(k, [])
+                    continue
+                outcome, cpu = arrived.pop(0)
+                result.splits.append(outcome)
+                worker_cpu += cpu
+                if on_split is not None:
+                    on_split(outcome)
+        except BaseException:  # an interrupt or a failed split: nothing else queued is wanted
+            self.close()
+            raise
+        result.splits.sort(key=lambda r: r.split)
+        result.wall_seconds = time.perf_counter() - start
+        result.cpu_seconds = time.process_time() - cpu_start + worker_cpu
+        return result
+
+    def close(self) -> None:
+        """Stop the splits still running or queued (a no-op once every set is collected)."""
+        self._stream.close()
 
 
 def run(dataset: UCIDataset, protocol: Protocol, splits: int | None = None,
         on_split: Callable[[SplitResult], None] | None = None,
         callback: Callable[[Progress], bool | None] | None = None, method: str = "bbb",
         split_protocol: SplitProtocol | str = SplitProtocol.STANDARD,
-        method_options: Mapping[str, object] | None = None, pool: Pool | None = None) -> BenchResult:
+        method_options: Mapping[str, object] | None = None, jobs: int = 1,
+        backend: Backend | str = Backend.LOKY, address: str | None = None) -> BenchResult:
     """The first ``splits`` splits (all by default) of one data set under ``split_protocol``, fitted by
     ``method`` with its protocol settings and ``method_options`` over them; the network, scores,
     standardisation and seeds are the same for both split protocols.
 
-    With a ``pool`` (:mod:`bnn.evaluation.parallel`) the splits are fitted in its workers with the same
-    arguments and one torch thread, so the figures equal the serial run's; ``on_split`` then sees the
-    splits as they finish and ``callback`` is not called (:func:`submit` and :func:`collect`)."""
-    if pool is not None:
-        return collect(pool, submit(pool, dataset, protocol, splits, method, split_protocol, method_options),
-                       on_split)
+    ``jobs`` > 1 or the ray ``backend`` fits the splits in worker processes (:class:`QueuedSets`) with the
+    same arguments and one torch thread, so the figures equal the serial run's; ``on_split`` then sees
+    the splits as they finish and ``callback`` is not called."""
+    if jobs != 1 or Backend(backend) is not Backend.LOKY:
+        queued = QueuedSets([dataset], protocol, splits, method, split_protocol, method_options, jobs, backend,
+                            address)
+        try:
+            return queued.collect(0, on_split)
+        finally:
+            queued.close()
     split_protocol = as_split_protocol(split_protocol)
-    available = dataset.count(split_protocol)
-    count = available if splits is None else min(splits, available)
     result = BenchResult(dataset.name, protocol, split_protocol=split_protocol)
     start, cpu_start = time.perf_counter(), time.process_time()
-    for i in range(count):
+    for i in range(split_count(dataset, split_protocol, splits)):
         outcome = run_split(**split_task(dataset, protocol, i, split_protocol, method, method_options),
                             callback=callback)
         result.splits.append(outcome)

@@ -51,14 +51,15 @@ def serial(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     return run_cli(data_dir, tmp_path_factory.mktemp("serial"), "serial", "--quiet")
 
 
-def _threads(_: int) -> int:
+def _threads(_: str) -> int:
     return torch.get_num_threads()
 
 
 def test_workers_run_every_task_with_one_torch_thread() -> None:
-    got = list(parallel.map_unordered(_threads, range(4), jobs=2))
-    assert [threads for threads, _ in got] == [1, 1, 1, 1]
-    assert all(cpu >= 0.0 for _, cpu in got)
+    got = list(parallel.map_unordered(_threads, ["a", "b", "c", "d"], jobs=2))
+    assert sorted(index for index, _, _ in got) == [0, 1, 2, 3]
+    assert [threads for _, threads, _ in got] == [1, 1, 1, 1]
+    assert all(cpu >= 0.0 for _, _, cpu in got)
 
 
 @pytest.mark.timeout(180)
@@ -73,6 +74,21 @@ def test_jobs_2_equals_jobs_1(serial: dict[str, Any], data_dir: Path, tmp_path: 
     # bit for bit, not approximately: the same float operations in the same order
     assert without_timing(parallel_run) == without_timing(serial)
     assert parallel_run["cpu_seconds"] > 0  # the workers' CPU time is counted
+
+
+@pytest.mark.timeout(180)
+def test_several_data_sets_queued_at_once_equal_the_serial_run(tmp_path: Path) -> None:
+    # all splits of both sets are queued before the first set's are collected; each set keeps its own entry
+    write_layout(tmp_path, folder="yacht", splits=3, seed=1)
+    write_layout(tmp_path, folder="bostonHousing", n=160, splits=2, seed=2)
+    args = ["uci", "--data-dir", str(tmp_path), "--dataset", "yacht,boston", "--steps", "200", "--samples", "20",
+            "--quiet", "--out"]
+    runs = {}
+    for jobs in ("1", "2"):
+        assert main([*args, str(tmp_path / f"{jobs}.json"), "--jobs", jobs]) == 0
+        runs[jobs] = json.loads((tmp_path / f"{jobs}.json").read_text())["results"]
+    assert [(e["dataset"], len(e["splits"])) for e in runs["2"]] == [("yacht", 3), ("boston", 2)]
+    assert [without_timing(e) for e in runs["2"]] == [without_timing(e) for e in runs["1"]]
 
 
 @pytest.mark.timeout(240)
