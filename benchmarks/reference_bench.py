@@ -9,7 +9,7 @@ probes), divergences, swap acceptance and round trips. Then the issue's criteria
 
 - each default run within 20 s of CPU and certified (R-hat < 1.05, bulk ESS > 200 at every probe);
 - two seeds agree within 10 % in std f on >= 90 % of 201 points over [-5, 5], within 25 % everywhere;
-- the same agreement with the stored Pyro NUTS summary (tests/fixtures/nuts_article_depth10.json), if present.
+- the same agreement with the stored Pyro NUTS summary (tests/fixtures/nuts_article_numpyro.json, NumPyro), if present.
 
 ``--longer 2 4`` also runs 2x and 4x the default number of draws once (seeds 100, 101) and shows what
 that changes: its certificate, and its agreement with the default runs and with NUTS.
@@ -32,7 +32,7 @@ from bnn.methods import fit_method, hmc
 from bnn.toys import article_points
 
 GRID = np.linspace(-5.0, 5.0, 201)
-NUTS_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nuts_article_depth10.json"
+NUTS_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nuts_article_numpyro.json"
 CPU_BUDGET = 20.0
 
 

@@ -52,7 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=8, help="NUTS's maximum tree depth")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--from-npz", type=Path, help="build the fixture from scripts/nuts_numpyro.py's output")
+    parser.add_argument("--thin", type=int, default=1, help="keep every k-th draw (with --from-npz)")
     args = parser.parse_args(argv)
+    if args.from_npz:
+        from_numpyro(args)
+        return
 
     import pyro
     from pyro.infer import MCMC, NUTS
@@ -94,18 +99,32 @@ def main(argv: list[str] | None = None) -> None:
         write(args, np.stack(per_chain), seconds, chain_info, pyro.__version__)  # after every chain: usable if cut
 
 
+def from_numpyro(args: argparse.Namespace) -> None:
+    """The fixture from NumPyro's chains (scripts/nuts_numpyro.py), after checking its points are the article's."""
+    run = np.load(args.from_npz)
+    x_np, _ = article_points()
+    np.testing.assert_allclose(run["x"], x_np)  # the same data as bnn.toys
+    chains, warmup, draws, depth, seed = (int(v) for v in run["settings"])
+    args.chains, args.warmup, args.draws, args.depth, args.seed = chains, warmup, draws, depth, seed
+    info = [{"seconds": round(float(s), 1), "divergences": int(d), "accept": round(float(a), 3)}
+            for s, d, a in zip(run["seconds"], run["divergences"], run["accept"])]
+    write(args, run["f"][:, ::args.thin], list(run["seconds"]), info, "n/a (NumPyro 0.22.0, JAX 0.10.2)",
+          sampler="NumPyro NUTS")
+
+
 def write(args: argparse.Namespace, f: np.ndarray, seconds: list[float], chain_info: list[dict],
-          pyro_version: str) -> None:
+          pyro_version: str, sampler: str = "Pyro NUTS") -> None:
     """The fixture from the chains so far, f (C, D, G)."""
     pooled = f.reshape(-1, f.shape[-1])
     at = [int(np.argmin(np.abs(GRID - p))) for p in PROBES]
     rhat = [rank_rhat(f[:, :, i]) for i in at] if f.shape[0] > 1 else []
     ess = [ess_bulk(f[:, :, i]) for i in at]
     summary = {
-        "what": "Pyro NUTS on the article's problem (bnn.Config() defaults), f(x) on an even grid over [-5, 5]",
+        "what": f"{sampler} on the article's problem (bnn.Config() defaults), f(x) on an even grid over [-5, 5]",
         "settings": {"chains": f.shape[0], "chains_planned": args.chains, "warmup": args.warmup, "draws": args.draws,
                      "max_tree_depth": args.depth, "seed": args.seed, "init": "each chain from its own prior draw",
-                     "dtype": "float64", "pyro": pyro_version, "torch": torch.__version__},
+                     "thin": getattr(args, "thin", 1), "dtype": "float64", "pyro": pyro_version,
+                     "torch": torch.__version__},
         "cpu_seconds": round(sum(seconds), 1),
         "chains": chain_info,
         "probes": PROBES.tolist(),

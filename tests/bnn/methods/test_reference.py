@@ -30,8 +30,10 @@ from bnn.methods import fit_method, hmc, sampler, tempering
 from bnn.methods.diagnostics import ess_bulk, ess_stan, ess_tail, rank_normalise, rank_rhat
 
 Z = 4.0
-# scripts/nuts_fixture.py --depth 10 (the tree-depth-8 run, nuts_article.json, explores less: docs/hmc-reference.md)
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "nuts_article_depth10.json"
+# NumPyro's NUTS (scripts/nuts_numpyro.py, then scripts/nuts_fixture.py --from-npz): 15 chains x (1,000 +
+# 4,000), tree depth <= 10, rank R-hat <= 1.002 and bulk ESS >= 7,184 at every probe (docs/hmc-reference.md).
+# The earlier Pyro runs (nuts_article*.json) were short of converged.
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "nuts_article_numpyro.json"
 needs_fixture = pytest.mark.skipif(not FIXTURE.exists(), reason="run scripts/nuts_fixture.py to make the NUTS fixture")
 
 
@@ -181,9 +183,9 @@ def test_a_short_run_on_the_article_problem_reports_and_is_not_certified(article
 
 @needs_fixture
 def test_the_default_reference_agrees_with_nuts_at_a_short_run(article_points):
-    """A ~2 s run (a tenth of the default) against the stored Pyro NUTS summary: std f within
-    35 % on 80 % of [-5, 5] (the short run's own standard error is ~15 %, the fixture's larger
-    still; the full run's 10 % check is the slow test below)."""
+    """A ~2 s run (a tenth of the default) against the stored NUTS summary: std f within
+    35 % on 80 % of [-5, 5] (the short run's own standard error is ~15 %; the fixture's ~1 %;
+    the full run's 10 % check is the slow test below)."""
     fixture = json.loads(FIXTURE.read_text())
     x, y = article_points
     grid = np.array(fixture["x"])
@@ -228,25 +230,25 @@ def test_two_seeds_agree_and_are_certified(article_points):
 @pytest.mark.slow
 @needs_fixture
 def test_the_default_reference_against_the_stored_nuts_run(article_points):
-    """The full default run against Pyro's NUTS (scripts/nuts_fixture.py, tree depth 10, chains
-    from prior draws). That NUTS run is itself short of the certificate (bulk ESS of f below 200
-    at some probes: its settings and diagnostics are in the fixture), so it is no oracle at
-    10 %: what is checked is the issue's 25 % everywhere."""
+    """The full default run against NUTS (the fixture: NumPyro, chains from prior draws): the issue's 25 %
+    everywhere, for seed 1 (seed 0 meets the 10 % criterion in the next test)."""
     from benchmarks.reference_bench import agreement
 
     fixture = json.loads(FIXTURE.read_text())
     x, y = article_points
     grid = np.array(fixture["x"])
-    fitted = fit_method("hmc", x, y, bnn.Config(seed=0))
+    fitted = fit_method("hmc", x, y, bnn.Config(seed=1))
     result = agreement(_grid_std(fitted, grid), np.array(fixture["std"]), grid)
-    assert result["max"] <= 0.25, result
+    assert result["max"] <= 0.25 and result["within_10"] >= 0.9, result  # measured: 100 %, largest 8.2 %
 
 
 @pytest.mark.slow
 @needs_fixture
-@pytest.mark.xfail(reason="the issue's 10 % criterion against NUTS; the stored NUTS run is short of "
-                          "converged itself (bulk ESS < 200 at some probes)", strict=False)
 def test_the_default_reference_meets_the_10_percent_criterion_against_nuts(article_points):
+    """The issue's criterion against an independent implementation: std f within 10 % of NUTS's on at least
+    90 % of [-5, 5] and within 25 % everywhere. The fixture's own error is small (bulk ESS >= 7,184: the
+    std of f is known to ~1 %), so what is tested is the reference. Measured: seeds 0 and 1 within 10 % on
+    100 % of the grid, largest 7.4 % and 8.2 %."""
     from benchmarks.reference_bench import agreement
 
     fixture = json.loads(FIXTURE.read_text())
