@@ -19,7 +19,7 @@ import bnn
 from bnn.errors import BNNError
 from bnn.io import safe_csv
 from dashboard import classify_controls as controls
-from dashboard import editor, icons, session
+from dashboard import classify_reference, editor, icons, session
 from dashboard.figures import classify as figures
 from dashboard.figures.loss import loss_figure, update_loss
 from dashboard.model import classify_state, runner
@@ -189,6 +189,8 @@ def render() -> None:
         maps = cached_maps(shown[1], shown[0], state.square.low, state.square.high)
         below(maps, state, shown[1] is fitted)
     downloads(state, fitted)
+    if has_points and shown is not None:
+        classify_reference.section(state)
     with st.expander("What the maps mean", expanded=not has_points):
         controls.explanation()
 

@@ -136,3 +136,16 @@ def test_clear_all_points_leaves_an_empty_canvas_and_a_hint():
     assert any("No points yet" in i.value for i in at.info)
     assert "c_pts" in at.query_params
     assert np.array_equal(cs.decode(dict(at.query_params)).state.points.x, np.empty((0, 2)))
+
+
+def test_the_hmc_reference_is_sampled_on_demand_and_cached():
+    def certificate_shown(at: AppTest) -> bool:
+        return any("HMC, 8 chains × 300 draws: " in c for c in texts(at, "caption"))
+
+    at = page()
+    assert not certificate_shown(at)  # nothing until asked
+    at.button(key="classify_reference").click().run()
+    assert not at.exception and not texts(at, "error") and certificate_shown(at)
+    charts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    assert sum(1 for layout in charts if "annotations" in layout) == 2  # the page's maps and the reference's
+    assert certificate_shown(page())  # another session: the cached reference shows at once, without the button
