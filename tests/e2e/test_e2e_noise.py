@@ -32,6 +32,8 @@ def test_the_noise_that_grows_with_x(app: Page, screenshot) -> None:
     left, right = np.argmin(np.abs(x + 2.5)), np.argmin(np.abs(x - 2.5))
     assert widths["band_noise"][right] > 3 * widths["band_noise"][left]  # the scatter's std: 0.125 -> 0.875
     assert np.all(widths["band"] >= widths["band_noise"] - 1e-6)  # y = f + noise holds the noise alone
+    app.mouse.move(700, 5)  # away from the preset button: its tooltip would cover the sidebar
+    app.wait_for_timeout(300)
     screenshot(app, "noise-grows")
     # the pills: switch the noise and y bands off; the f band alone is left, and the link says so
     pills = app.locator(".st-key-band button")
