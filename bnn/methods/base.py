@@ -3,7 +3,11 @@
 A method turns points (x, y) and the model of :class:`bnn.Config` (network widths,
 activation, N(0, prior_sigma^2) prior, Gaussian likelihood of std noise_sigma, or a softmax
 over K logits for ``likelihood="categorical"``: :mod:`bnn.methods.likelihood`) into
-something that can draw functions f_s(x*) (S, N), or a classifier's logits (S, N, K).
+something that can draw functions f_s(x*) (S, N), or a classifier's logits (S, N, K), or with a
+heteroscedastic noise (``noise="heteroscedastic"``) the mean and the noise head (f_s, g_s) (S, N, 2),
+whose noise std per draw and input :class:`bnn.predict.Predictive` computes; such a fit has no one
+noise std (``noise_sigma`` is NaN). Laplace and the GP refuse it
+(:func:`bnn.methods.likelihood.refuse_heteroscedastic`).
 Everything downstream, the table of :func:`bnn.predict.summarise` (a classifier's
 :func:`bnn.uncertainty.classification_table`), the metrics and the pages, is computed from those draws,
 so two methods differ only in how they draw functions, never in how they are scored.
@@ -77,7 +81,7 @@ class FittedMethod(Predictive, ABC):
     method_config: Any
     scaling: Scaling
     n_train: int
-    noise_sigma_model: float  # likelihood std in model units (learned or fixed)
+    noise_sigma_model: float  # likelihood std in model units (learned or fixed; NaN if heteroscedastic)
     seconds: float = 0.0
     stopped_early: bool = False
     history: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -43,8 +43,9 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: BBBConfig | N
         return callback(MethodProgress("bbb", "train", progress.epoch, progress.epochs, progress.total / n))
 
     fitted = fit_bbb(x, y, config, callback=relay if callback is not None else None)
-    # a classifier's config records K, and it has no noise std (NaN, as bnn.Fitted.noise_sigma)
-    noise = math.nan if fitted.is_classifier else float(fitted.model.noise_sigma)
+    # a classifier's config records K; it has no noise std, nor has a heteroscedastic noise one (NaN, as
+    # bnn.Fitted.noise_sigma: the latter's std per input is drawn with f)
+    noise = math.nan if fitted.is_classifier or fitted.is_heteroscedastic else float(fitted.model.noise_sigma)
     return FittedBBB(name="bbb", config=fitted.config, method_config=method_config or BBBConfig(),
                      scaling=fitted.scaling, n_train=fitted.n_train, noise_sigma_model=noise,
                      seconds=fitted.seconds, stopped_early=fitted.stopped_early, history=fitted.history,

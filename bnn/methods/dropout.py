@@ -14,6 +14,11 @@ draw keeps one mask for all inputs, so a draw is a whole function, not noise per
 A classifier (``likelihood="categorical"``) trains the same way on the softmax cross-entropy
 of K logits, and each mask is one draw of the K logits (Gal & Ghahramani's classification
 case); the masks make it an autograd fit (:mod:`bnn.methods.optimise`).
+With a heteroscedastic noise (``noise="heteroscedastic"``) the network has a second output g that
+shares the dropped hidden units, sigma(x) = :func:`bnn.noise.noise_std` (g): the training loss is
+the Gaussian NLL with that std per point (Kendall & Gal 2017, "What uncertainties do we need in
+Bayesian deep learning", section 3's aleatoric loss), and each mask draws both f and sigma, so the
+predictive is the mixture over masks of N(f_s(x), sigma_s(x)^2). An autograd fit too (the masks).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ class DropoutConfig:
 def masked_forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor]) -> Tensor:
     """The network with hidden layer k's outputs multiplied by masks[k] (S, B or 1, H_k).
 
-    x (B, D) or (M, B, D), w (M, P) with M = 1 or S: f (S, B).
+    x (B, D) or (M, B, D), w (M, P) with M = 1 or S: f (S, B), or (S, B, K) for K outputs.
     """
     return optimise.forward(layout, x, w, masks)
 
@@ -88,7 +93,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: DropoutConfig
     settings = method_config or DropoutConfig()
     clock = Stopwatch()
     config = likelihood.resolve(config, x, y)
-    categorical = likelihood.is_categorical(config)
+    categorical, hetero = likelihood.is_categorical(config), likelihood.is_heteroscedastic(config)
     layout = likelihood.model_layout(as_inputs(x).shape[1], config)
     decay = settings.weight_decay
     if decay is None:
@@ -97,7 +102,7 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: DropoutConfig
     def make_nll(layout: Layout, generator: torch.Generator) -> optimise.DataNLL:
         def nll(w: Tensor, xb: Tensor, yb: Tensor, noise: Tensor) -> Tensor:
             masks = draw_masks(layout, settings.rate, tuple(xb.shape[:2]), generator, w.dtype)
-            return likelihood.mean_nll(masked_forward(layout, xb, w, masks), yb, noise, categorical)
+            return likelihood.mean_nll(masked_forward(layout, xb, w, masks), yb, noise, categorical, hetero)
 
         return nll
 

@@ -5,9 +5,13 @@ mixture of the members.
 
 The members are the rows of one (M, P) weight tensor trained in one batched Adam pass
 (:mod:`bnn.methods.optimise`), not a Python loop over networks. The likelihood is the
-model's homoscedastic Gaussian (the paper's members also learn a variance per input;
-here every method shares the model of :class:`bnn.Config`), and adversarial training is
-left out, as the paper's ablations show it matters little next to the ensembling.
+model's (every method shares the model of :class:`bnn.Config`): by default the homoscedastic
+Gaussian; with ``noise="heteroscedastic"`` each member is the paper's mean-variance network, a
+second output g giving its own sigma_m(x) = :func:`bnn.noise.noise_std` (g), trained by the Gaussian
+NLL plus the prior's weight decay, and the predictive is the paper's uniform mixture
+mean_m N(f_m(x), sigma_m(x)^2) (the prediction table's mixture of draws with a std each). The fast
+engine covers it on the full batch; minibatches take autograd (:func:`bnn.methods.optimise.unsupported`).
+Adversarial training is left out, as the paper's ablations show it matters little next to the ensembling.
 A classifier (``likelihood="categorical"``) trains each member on the softmax cross-entropy
 of K logits (the paper's classification case); member m's draw is its K logits, so the
 predictive is the mean of the members' softmax probabilities.
@@ -51,7 +55,8 @@ class FittedEnsemble(FittedMethod):
     weights: Tensor  # (M, P)
 
     def draw(self, x: Tensor, samples: int, generator: torch.Generator) -> Tensor:
-        """Member m's function repeated in turn: S = M draws are each member once."""
+        """Member m's function repeated in turn: S = M draws are each member once; (S, N), (S, N, 2) =
+        (f, g) with a heteroscedastic noise, or (S, N, K) logits."""
         members = self.weights.shape[0]
         f = self.layout.forward(x.to(self.weights.dtype), self.weights)  # (M, N)
         return f[torch.arange(samples) % members]

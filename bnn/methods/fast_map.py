@@ -12,8 +12,14 @@ member's own minibatch with ``per_sample``), with r = f - y on a batch of B poin
     d loss / d rho     = sigmoid(rho) (M / noise - sum_mb r_mb^2 / (B noise^3))    (noise = softplus(rho))
 
 For a classifier's full batch (:class:`bnn.fast_categorical.CategoricalPass`, the members as its
-samples) the output gradient is (softmax(f) - onehot(c)) / B in place of r / (B noise^2).
-tests/bnn/methods/test_optimise_fast.py and test_classification_methods.py check it against autograd.
+samples) the output gradient is (softmax(f) - onehot(c)) / B in place of r / (B noise^2). For a
+heteroscedastic noise's full batch (:class:`bnn.fast_hetero.HeteroscedasticPass`, the members as its
+samples) each member's two outputs (f, g) get, with sigma = softplus(g + c) + floor and z = (f - y) / sigma,
+
+    d loss / d f = z / (B sigma),      d loss / d g = (1 - z^2) / (B sigma) * sigmoid(g + c).
+
+tests/bnn/methods/test_optimise_fast.py, test_classification_methods.py and
+test_heteroscedastic_methods.py check it against autograd.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from torch import Tensor
 from bnn.adam import Adam
 from bnn.errors import TrainingDiverged
 from bnn.fast_categorical import CategoricalPass
+from bnn.fast_hetero import HeteroscedasticPass
 from bnn.methods.base import MethodCallback, MethodProgress, Prepared
 from bnn.model import softplus_inverse
 from bnn.netgrad import Op, WeightPass
@@ -73,11 +80,12 @@ class FastTrainer:
     """
 
     def __init__(self, layout: Layout, w0: Tensor, data: Prepared, *, weight_decay: float | Tensor, lr: float,
-                 batch_size: int | None, learn_noise: bool) -> None:
+                 batch_size: int | None, learn_noise: bool, heteroscedastic: bool = False) -> None:
         m, p = w0.shape
         dtype = w0.dtype
         self.layout, self.data, self.members, self.lr, self.learn_noise = layout, data, m, float(lr), learn_noise
         self.categorical = data.classes is not None
+        self.heteroscedastic = heteroscedastic  # full batch only, as a classifier (optimise.unsupported)
         self.n = data.n
         self.batch = self.n if batch_size is None else min(batch_size, self.n)
         self.theta = torch.empty(m * p + 1, dtype=dtype)  # [w | noise rho]
@@ -112,11 +120,17 @@ class FastTrainer:
         net: WeightPass | CategoricalPass
         if self.categorical:  # full batch only (``unsupported``): d loss / d f = (softmax(f) - onehot) / B
             net = CategoricalPass(self.layout, self.members, batch, self.w, self.gw)
+        elif self.heteroscedastic:  # r = (d/d f, d/d g) unscaled; ``terms`` the sum of z^2 / 2 + log sigma
+            net = HeteroscedasticPass(self.layout, self.members, batch, self.w, self.gw, self.data.noise_sigma)
         else:
             net = WeightPass(self.layout, self.members, batch, self.w, self.gw, per_sample=not shared)
         flat = net.r.view(-1)
-        ops: list[Op] = [*net.forward_ops, *net.residual_ops, partial(torch.dot, flat, flat, out=self.rr)]
-        if self.categorical:
+        ops: list[Op] = [*net.forward_ops, *net.residual_ops]
+        if self.heteroscedastic:  # rr holds the NLL's sum, whose finiteness the divergence check reads
+            ops.append(partial(Tensor.copy_, self.rr, net.terms))  # type: ignore[union-attr]
+        else:
+            ops.append(partial(torch.dot, flat, flat, out=self.rr))
+        if self.categorical or self.heteroscedastic:
             ops += net.backward_ops(1.0 / batch)
         elif self.learn_noise:  # the noise changes every step: r is scaled by a tensor
             ops += [partial(Tensor.mul_, net.r, self.scale), *net.backward_ops(1.0)]
@@ -188,6 +202,8 @@ class FastTrainer:
         if self.categorical:  # the mean cross-entropy of this step's logits
             net = self.passes[batch][0]
             data = -float((torch.log_softmax(net.f, dim=-1) * net.onehot).sum()) / (batch * m)  # type: ignore[union-attr]
+        elif self.heteroscedastic:  # rr is sum_mb z^2 / 2 + log sigma
+            data = rr / (batch * m) + _HALF_LOG_2PI
         else:
             data = rr / (2 * noise * noise * batch * m) + math.log(noise) + _HALF_LOG_2PI
         return data + 0.5 * ww / m

@@ -21,6 +21,10 @@ smooth curve, and the band is the prior's between them. ``lengthscale`` fixes it
 
 Every evaluation factorises an N x N matrix, O(N^3) time and O(N^2) memory, and the fit makes
 a few hundred of them with their gradients: ``fit`` refuses more than ``MAX_POINTS`` points.
+
+A heteroscedastic noise (``noise="heteroscedastic"``) is refused: exact GP regression has one noise
+std (K + noise^2 I); a noise that varies with x needs a second latent GP and approximate inference
+(Goldberg et al. 1998; Lazaro-Gredilla & Titsias 2011), a different method.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from bnn.errors import ConfigError
 from bnn.methods.base import FittedMethod, MethodCallback, MethodProgress, Stopwatch, prepare
 from bnn.methods.config_checks import check_float, check_int
 from bnn.methods.evidence import maximise_bounded
+from bnn.methods.likelihood import refuse_heteroscedastic
 
 # About 1 s of CPU per evaluation with its gradient at N = 2,000 (a 2,000^3 / 3 Cholesky and its
 # backward pass), times some 50-100 evaluations per start: measured 250 s for the three starts at
@@ -160,6 +165,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: GPConfig | No
     if config.likelihood is Likelihood.CATEGORICAL:
         raise ConfigError("gp: exact GP regression has a Gaussian likelihood only; it does not fit "
                           "likelihood='categorical' (classification): choose another method")
+    refuse_heteroscedastic(config, "gp", "exact GP regression has one noise std (K + noise^2 I); a noise "
+                           "that varies with x needs a second latent GP and approximate inference")
     clock = Stopwatch()
     data = prepare(x, y, replace(config, standardize=True), dtype=torch.float64)
     if data.n > MAX_POINTS:

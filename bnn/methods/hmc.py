@@ -28,10 +28,18 @@ variational family stands between the model and the answer, so on small problems
 the reference the approximations are judged against (Izmailov et al. 2021, "What are
 Bayesian neural network posteriors really like?"). Runs in float64: long trajectories in
 float32 lose the energy conservation that the acceptance step relies on.
+
+A heteroscedastic noise (``noise="heteroscedastic"``) is one more output g of the same network, its
+weights under the same N(0, prior_sigma^2) prior, and the log likelihood is
+-sum_i [(y_i - f_i)^2 / (2 sigma_i^2) + log sigma_i] with sigma_i = :func:`bnn.noise.noise_std` (g_i):
+the sampler draws f and sigma(x) jointly from the exact posterior, and the hand-written gradient is
+:class:`bnn.fast_hetero.HeteroscedasticPass`'s. The certificate stays on the f values (the noise head
+is checked by nothing but the likelihood's mixing through them).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +50,7 @@ from torch import Tensor
 from bnn.config import Config
 from bnn.errors import ConfigError
 from bnn.fast_categorical import CategoricalPass
+from bnn.fast_hetero import HeteroscedasticPass
 from bnn.methods import likelihood, sampler, tempering
 from bnn.methods.base import FittedMethod, MethodCallback, Prepared, Stopwatch, prepare
 from bnn.methods.certificate import Certificate, certify
@@ -96,13 +105,16 @@ class HMCConfig:
         return self.draws * self.thin
 
 
-def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None) -> sampler.LogProbGrad:
+def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None,
+                   heteroscedastic: bool = False) -> sampler.LogProbGrad:
     """w (C, P) -> (log p(D | w) up to a constant (C,), its gradient (C, P)).
 
     With ``chains`` given, the gradient is :class:`bnn.netgrad.WeightPass`'s hand-written
     backward pass on buffers made once (the leapfrog calls this thousands of times: ~4x less
     time than autograd on the article's net at 64 chains), for a classifier
-    :class:`bnn.fast_categorical.CategoricalPass`'s (d log p / d f = onehot - softmax(f)); any
+    :class:`bnn.fast_categorical.CategoricalPass`'s (d log p / d f = onehot - softmax(f)), with
+    ``heteroscedastic`` (outputs (f, g), ``data.noise_sigma`` the noise head's base)
+    :class:`bnn.fast_hetero.HeteroscedasticPass`'s; any
     other batch of states, and ``chains=None``, go through autograd
     (:func:`bnn.methods.likelihood.log_likelihood`), the oracle it is tested against.
     """
@@ -111,7 +123,10 @@ def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None) ->
     if chains is not None:
         w_buf = torch.empty((chains, layout.size), dtype=data.x.dtype)
         g_buf = torch.empty_like(w_buf)
-        fast = (CategoricalPass if categorical else WeightPass)(layout, chains, data.n, w_buf, g_buf)
+        if heteroscedastic:
+            fast = HeteroscedasticPass(layout, chains, data.n, w_buf, g_buf, data.noise_sigma)
+        else:
+            fast = (CategoricalPass if categorical else WeightPass)(layout, chains, data.n, w_buf, g_buf)
         fast.load(data.x, data.y)
 
     def log_lik_grad(w: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,7 +136,7 @@ def log_likelihood(layout: Layout, data: Prepared, chains: int | None = None) ->
         with torch.enable_grad():
             w = w.detach().requires_grad_(True)
             f = layout.forward(data.x, w)  # (C, N), or (C, N, K) logits
-            log_l = likelihood.log_likelihood(f, data.y, data.noise_sigma, categorical)
+            log_l = likelihood.log_likelihood(f, data.y, data.noise_sigma, categorical, heteroscedastic)
             (grad,) = torch.autograd.grad(log_l.sum(), w)
         return log_l.detach(), grad
 
@@ -132,6 +147,9 @@ def _fast_log_lik(fast: WeightPass | CategoricalPass, noise_sigma: float) -> Ten
     """Run the pass at the weights in its buffer: log p(D | w) (C,), the gradient left in its ``gw``."""
     run_ops(fast.forward_ops)
     run_ops(fast.residual_ops)
+    if isinstance(fast, HeteroscedasticPass):  # r = d(-log p) / d(f, g); the pass sums log p over chains
+        run_ops(fast.backward_ops(-1.0))
+        return likelihood.log_likelihood(fast.f, fast.y, noise_sigma, False, True)
     if isinstance(fast, CategoricalPass):  # r = softmax(f) - onehot = -d log p / d f
         run_ops(fast.backward_ops(-1.0))
         return (torch.log_softmax(fast.f, dim=-1) * fast.onehot).sum(dim=(1, 2))
@@ -178,13 +196,16 @@ class FittedHMC(FittedMethod):
         return self.layout.forward(x.to(pool.dtype), pool[idx])
 
     def chain_functions(self, x: Tensor) -> Tensor:
-        """f at model-unit inputs x for every kept state: (C, D, N); a classifier's centred logits
-        f_k - mean_j f_j (C, D, N, K), the part of the logits the softmax sees."""
+        """f at model-unit inputs x for every kept state: (C, D, N) (the mean alone with a heteroscedastic
+        noise); a classifier's centred logits f_k - mean_j f_j (C, D, N, K), the part of the logits the
+        softmax sees."""
         c, d, p = self.samples.shape
         with torch.no_grad():
             f = self.layout.forward(x.to(self.samples.dtype), self.samples.reshape(-1, p))
         if self.is_classifier:
             return (f - f.mean(dim=-1, keepdim=True)).reshape(c, d, *f.shape[1:])
+        if self.is_heteroscedastic:
+            f = f[..., 0]
         return f.reshape(c, d, -1)
 
     def probe_functions(self, probes: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -269,11 +290,13 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: HMCConfig | N
     rows = settings.chains * settings.temperatures
     w0 = torch.randn((rows, layout.size), generator=generator, dtype=torch.float64)
     w0 = w0 * settings.init_scale * config.prior_sigma
-    run = tempering.sample(log_likelihood(layout, data, rows), config.prior_sigma, w0,
+    hetero = likelihood.is_heteroscedastic(config)
+    run = tempering.sample(log_likelihood(layout, data, rows, hetero), config.prior_sigma, w0,
                            sampler.SamplerSettings(settings.warmup, settings.iterations, settings.steps,
                                                    settings.target_accept, settings.adapt_mass,
                                                    temperatures=settings.temperatures, thin=settings.thin),
                            generator, callback, n_data=data.n)
+    noise = math.nan if hetero else data.noise_sigma  # a heteroscedastic noise's std per input is drawn with f
     return FittedHMC(name="hmc", config=config, method_config=settings, scaling=data.scaling, n_train=data.n,
-                     noise_sigma_model=data.noise_sigma, seconds=clock.seconds(), stopped_early=run.stopped_early,
+                     noise_sigma_model=noise, seconds=clock.seconds(), stopped_early=run.stopped_early,
                      layout=layout, samples=run.draws, run=run, probes=probe_inputs(data.x))

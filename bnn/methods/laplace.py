@@ -38,6 +38,11 @@ tunes the prior std alone (a classifier has no noise) by the Laplace evidence at
 Computed here with ``torch.func.jacrev`` rather than through laplace-torch: with torch
 pinned to 2.13.0 that package brings in torchvision, backpack, asdfghjkl and curvlinops,
 and on these networks (about a hundred weights) the full matrix is a (P, P) product.
+
+A heteroscedastic noise (``noise="heteroscedastic"``) is refused with a ConfigError: the GGN above,
+the evidence that tunes the prior and noise, and the linearised predictive all assume one noise std
+(its GGN would need the Fisher of (f, g) per point, a 2 x 2 block that depends on sigma(x), and a
+predictive for g: a different method, not this one's options).
 """
 
 from __future__ import annotations
@@ -232,6 +237,8 @@ def fit(x: ArrayLike, y: ArrayLike, config: Config, method_config: LaplaceConfig
     (and a learned noise) tuned by the evidence unless ``tune="none"``."""
     settings = method_config or LaplaceConfig()
     categorical = likelihood.is_categorical(config)
+    likelihood.refuse_heteroscedastic(config, "laplace", "its GGN precision J^T J / noise^2 + I / prior^2, "
+                                      "the evidence that tunes it and its linearised predictive assume one noise std")
     if settings.predictive is LaplacePredictive.PROBIT and not categorical:
         raise ConfigError("laplace: predictive='probit' approximates class probabilities, so it needs "
                           "likelihood='categorical'; a regression uses 'glm' or 'nn'")

@@ -12,18 +12,23 @@ maths). Each member sees its own minibatch order. The objective of a member is
 which for weight_decay = 1 / (N prior_sigma^2) is the negative log posterior divided
 by N: its minimum is the MAP of the model's prior. The likelihood is the model's
 (:func:`bnn.methods.likelihood.mean_nll`): N(f, noise^2), whose learned noise std is one
-softplus-parameterised scalar shared by the members, or for a classifier the softmax
-cross-entropy of K logits.
+softplus-parameterised scalar shared by the members, or with a heteroscedastic noise each
+member's own sigma(x) from its second output (a mean-variance network, as the members of
+Lakshminarayanan et al. 2017), or for a classifier the softmax cross-entropy of K logits.
 
 Two engines compute the gradient. The fast one (:class:`bnn.methods.fast_map.FastTrainer`)
 writes the network's forward and backward pass by hand for :func:`layer_nll`'s plain network
 (the ensemble and the Laplace MAP fit): the Gaussian likelihood on full batches or minibatches,
-a classifier's on the full batch. Autograd on ``data_nll`` is the oracle and the fallback, for any
-other ``data_nll`` (MC dropout's masks), a classifier on minibatches and anything else the fast
-engine does not know (:func:`unsupported` says why). ``engine="auto"`` (the default, or what
-:func:`using_engine` sets) picks the fast one where it applies; both draw the same minibatch
-orders from the generator, so a fit is reproducible by seed on either.
-tests/bnn/methods/test_optimise_fast.py checks the gradients and whole fits against autograd.
+a classifier's and a heteroscedastic noise's on the full batch. Autograd on ``data_nll`` is the
+oracle and the fallback, for any other ``data_nll`` (MC dropout's masks), a classifier or a
+heteroscedastic noise on minibatches (the hand-written passes of :mod:`bnn.fast_categorical` and
+:mod:`bnn.fast_hetero` share one batch between their draws, while each member has its own
+minibatch) and anything else the fast engine does not know (:func:`unsupported` says why).
+``engine="auto"`` (the default, or what :func:`using_engine` sets) picks the fast one where it
+applies; both draw the same minibatch orders from the generator, so a fit is reproducible by seed
+on either.
+tests/bnn/methods/test_optimise_fast.py (and test_heteroscedastic_methods.py) check the gradients
+and whole fits against autograd.
 """
 
 from __future__ import annotations
@@ -83,6 +88,11 @@ def unsupported(w0: Tensor, data: Prepared, data_nll: DataNLL, weight_decay: flo
     if categorical and batch_size is not None and batch_size < data.n:
         return "a classifier on minibatches (each member its own) is not covered"
     layout = data_nll.layout
+    if data_nll.heteroscedastic:
+        if categorical or layout.widths[-1] != 2:
+            return "a heteroscedastic noise needs a regression network with two outputs (f, g)"
+        if batch_size is not None and batch_size < data.n:
+            return "a heteroscedastic noise on minibatches (each member its own) is not covered"
     if type(layout) is not Layout or layout.activation not in ACTIVATIONS:
         return f"no derivative is written for the network {layout!r}"
     if w0.dim() != 2 or w0.shape[1] != layout.size:
@@ -112,7 +122,8 @@ def train(w0: Tensor, data: Prepared, data_nll: DataNLL, *, weight_decay: float 
     why = unsupported(w0, data, data_nll, weight_decay, batch_size) if engine != "autograd" else "asked for"
     if why is None:
         trainer = FastTrainer(data_nll.layout, w0, data, weight_decay=weight_decay, lr=lr,  # type: ignore[attr-defined]
-                              batch_size=batch_size, learn_noise=learn_noise)
+                              batch_size=batch_size, learn_noise=learn_noise,
+                              heteroscedastic=data_nll.heteroscedastic)  # type: ignore[attr-defined]
         return trainer.run(epochs, generator, method, callback)
     if engine == "fast":
         raise ValueError(f"the fast engine does not cover this fit: {why}")
@@ -171,20 +182,22 @@ def forward(layout: Layout, x: Tensor, w: Tensor, masks: list[Tensor] | None = N
 
 
 class LayerNLL:
-    """The members' mean NLL on their own batches x (M, B, D) (no randomness), Gaussian or, with
-    ``categorical``, the cross-entropy of K logits: the likelihood the fast engine knows (it reads
-    ``layout`` and ``categorical``)."""
+    """The members' mean NLL on their own batches x (M, B, D) (no randomness), Gaussian (with
+    ``heteroscedastic``, of outputs (f, g) and a std per point; ``noise`` is then the base of
+    :func:`bnn.noise.noise_std`) or, with ``categorical``, the cross-entropy of K logits: the
+    likelihood the fast engine knows (it reads ``layout``, ``categorical`` and ``heteroscedastic``)."""
 
-    def __init__(self, layout: Layout, categorical: bool = False) -> None:
-        self.layout, self.categorical = layout, categorical
+    def __init__(self, layout: Layout, categorical: bool = False, heteroscedastic: bool = False) -> None:
+        self.layout, self.categorical, self.heteroscedastic = layout, categorical, heteroscedastic
 
     def __call__(self, w: Tensor, x: Tensor, y: Tensor, noise: Tensor) -> Tensor:
-        return likelihood.mean_nll(forward(self.layout, x, w), y, noise, self.categorical)
+        return likelihood.mean_nll(forward(self.layout, x, w), y, noise, self.categorical, self.heteroscedastic)
 
 
-def layer_nll(layout: Layout, generator: torch.Generator | None = None, categorical: bool = False) -> DataNLL:
+def layer_nll(layout: Layout, generator: torch.Generator | None = None, categorical: bool = False,
+              heteroscedastic: bool = False) -> DataNLL:
     """The members' mean NLL on their own batches x (M, B, D) (no randomness)."""
-    return LayerNLL(layout, categorical)
+    return LayerNLL(layout, categorical, heteroscedastic)
 
 
 @dataclass(frozen=True)
@@ -197,11 +210,12 @@ class Networks:
 
     def fitted_fields(self, name: str, config: Config, settings: Any, clock: Stopwatch) -> dict[str, Any]:
         """The :class:`FittedMethod` fields every trained method fills the same way (the config with
-        a classifier's K, as :func:`bnn.fit` records it)."""
+        a classifier's K, as :func:`bnn.fit` records it; a heteroscedastic noise has no one std: NaN)."""
         if self.data.classes is not None:
             config = config.replace(classes=self.data.classes)
+        noise = math.nan if likelihood.is_heteroscedastic(config) else self.trained.noise_sigma
         return dict(name=name, config=config, method_config=settings, scaling=self.data.scaling, n_train=self.data.n,
-                    noise_sigma_model=self.trained.noise_sigma, seconds=clock.seconds(),
+                    noise_sigma_model=noise, seconds=clock.seconds(),
                     stopped_early=self.trained.stopped_early, history=self.trained.history)
 
 
@@ -218,7 +232,8 @@ def train_networks(x: ArrayLike, y: ArrayLike, config: Config, settings: Any, *,
     data = prepare(x, y, config, dtype=dtype)
     layout = likelihood.model_layout(data.x.shape[1], config)
     if make_nll is None:
-        make_nll = partial(layer_nll, categorical=likelihood.is_categorical(config))
+        make_nll = partial(layer_nll, categorical=likelihood.is_categorical(config),
+                           heteroscedastic=likelihood.is_heteroscedastic(config))
     generator = torch.Generator().manual_seed(config.seed)
     w0 = init_weights(layout, members, generator).to(data.x.dtype)
     if decay is None:
