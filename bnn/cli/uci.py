@@ -91,7 +91,7 @@ def add_uci(sub: argparse._SubParsersAction) -> None:
                    help="where --jobs run: loky (worker processes here, default) or ray (a local Ray of "
                         f"--jobs CPUs, or the cluster at --address; needs `{RAY_INSTALL}`)")
     p.add_argument("--address", default=None, help="an existing Ray cluster's address, such as ray://HOST:10001 "
-                                                   "(with --backend ray)")
+                                                   "(with --backend ray; its CPUs, not --jobs, set how many run)")
     p.set_defaults(run=run_uci)
 
 
