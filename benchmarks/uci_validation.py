@@ -26,7 +26,10 @@ VARIANTS = {
     "learned": Protocol(),
     "hetero": Protocol(noise=NoiseModel.HETEROSCEDASTIC),
     "hetero-noise0.25": Protocol(noise=NoiseModel.HETEROSCEDASTIC, noise_sigma=0.25),
-    "hetero-20k": Protocol(noise=NoiseModel.HETEROSCEDASTIC, steps=20_000),
+    "hetero-mc4": Protocol(noise=NoiseModel.HETEROSCEDASTIC, train_samples=4),
+    "hetero-lr3e-3": Protocol(noise=NoiseModel.HETEROSCEDASTIC, lr=3e-3),
+    "hetero-local": Protocol(noise=NoiseModel.HETEROSCEDASTIC, local_reparam=True),
+    "learned-nolocal": Protocol(local_reparam=False),
 }
 
 
