@@ -133,3 +133,70 @@ def test_every_supporting_method_draws_the_mean_and_the_noise_head(name: str) ->
     assert f.shape == s.shape == (6, 7) and np.all(s > 0)
     table = fitted.predict(grid, samples=6, seed=1)
     np.testing.assert_allclose(table["aleatoric_std"], np.sqrt((s**2).mean(0)), rtol=1e-12)
+
+
+# ---- what each method learns (slow: a minute or more each on a shared two-core machine) ------------
+LEARN = bnn.Config(hidden=(32,), activation="tanh", prior_sigma=1.0, noise_sigma=0.5, noise="heteroscedastic")
+# Each method's settings, and the one-noise model it is compared with: a learned noise, except for HMC,
+# which refuses one (it has no prior); there a fixed noise at the truth's RMS over [-3, 3],
+# sqrt(E(0.1 + 0.2|x|)^2) = sqrt(0.19) = 0.436, the best one noise can do.
+SETTINGS = {
+    "ensemble": ({"members": 5, "epochs": 2000, "lr": 0.01}, {"noise": "learned"}),
+    "dropout": ({"epochs": 2000, "lr": 0.01}, {"noise": "learned"}),
+    # lr 0.01 with the Cholesky factor's slower steps (fullcov._groups); the default 0.1 drifts to a huge sigma
+    "fullcov": ({"epochs": 1000, "lr": 0.01, "train_samples": 8}, {"noise": "learned"}),
+    # a short run (4 chains, no tempering: not a certified reference, R-hat of f 1.8), enough for sigma(x)
+    "hmc": ({"chains": 4, "temperatures": 1, "warmup": 300, "draws": 100, "thin": 1, "steps": 10},
+            {"noise": "fixed", "noise_sigma": 0.436}),
+}
+_FITS: dict[str, tuple] = {}
+
+
+def _fits(name: str) -> tuple:
+    """(heteroscedastic fit, one-noise fit) of ``name`` on 1,000 points, each made once."""
+    if name not in _FITS:
+        x, y = synthetic(1000, 0)
+        settings, one_noise = SETTINGS[name]
+        hetero = LEARN.replace(**{k: v for k, v in one_noise.items() if k != "noise"})  # the same noise scale
+        _FITS[name] = (fit_method(name, x, y, hetero, settings),
+                       fit_method(name, x, y, LEARN.replace(**one_noise), settings))
+    return _FITS[name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_the_learned_noise_follows_the_truth(name: str) -> None:
+    """Posterior mean of sigma(x) within 25 % of 0.1 + 0.2|x| at |x| in [0.75, 2.75] (away from the
+    kink at 0, which a smooth tanh net cannot follow). Measured (seed 0), sigma / truth: ensemble
+    0.92-1.04, dropout 0.97-1.15, fullcov 0.91-1.06, hmc 0.96-1.06. 25 %, not the engine test's 20 %:
+    these are 1,000 points, not 2,000, the MAP methods' sigma is a point estimate of each member
+    (biased low where a member overfits, up to ~P/N), MC dropout's is a mean over masks whose spread
+    the noise head partly absorbs (its largest error, 15 %, is where f changes fastest), and HMC's is
+    a short, uncertified run."""
+    grid = np.concatenate([np.linspace(-2.75, -0.75, 5), np.linspace(0.75, 2.75, 5)])
+    sigma = _fits(name)[0].sample_noise_std(grid, samples=200).mean(axis=0)
+    ratio = sigma / true_sigma(grid)
+    assert np.all(np.abs(ratio - 1) <= 0.25), ratio.round(3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_the_y_interval_covers_better_than_one_noise(name: str) -> None:
+    """95 % y-intervals on 600 fresh points per third of [-3, 3]: the heteroscedastic model's worst
+    third is closer to 95 % than the one-noise model's worst, and so is the sum over thirds; each third
+    lies in [90 %, 99.5 %]. Measured (seed 0), thirds left, middle, right:
+    ensemble 96.3, 96.8, 94.2 % against 90.5, 99.8, 88.0 %; dropout 97.8, 99.2, 96.0 against 93.2, 100,
+    91.3 (one noise is closer in the left third: dropout's mask spread adds to a sigma already near the
+    truth, so it over-covers); fullcov 97.8, 97.3, 94.7 against 99.8, 100, 99.0 (its learned noise, 0.83,
+    has not come down in 1,000 epochs); hmc 96.7, 97.2, 94.8 against 91.2, 100, 88.3 (the RMS noise)."""
+    rng = np.random.default_rng(99)
+    covered: list[list[float]] = [[], []]
+    for low, high in ((-3, -1), (-1, 1), (1, 3)):
+        x = rng.uniform(low, high, 600)
+        y = np.sin(x) + true_sigma(x) * rng.standard_normal(600)
+        for k, fitted in enumerate(_fits(name)):
+            t = fitted.predict(x, samples=200)
+            covered[k].append(float(((y >= t["lower"]) & (y <= t["upper"])).mean()))
+    het, one = np.abs(np.array(covered) - 0.95)
+    assert het.max() < one.max() and het.sum() < one.sum(), covered
+    assert all(0.90 <= c <= 0.995 for c in covered[0]), covered
