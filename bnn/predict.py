@@ -113,6 +113,11 @@ class Predictive(ABC):
             return np.full((samples, x_np.shape[0]), self.noise_sigma)
         return self._draws(x_np, samples, seed, generator, noise=True)[1]
 
+    def scoring_noise(self, x: ArrayLike, samples: int = 100, seed: int | None = None) -> float | np.ndarray:
+        """The noise the scores (``bnn.evaluation.metrics``) take next to ``sample_functions(x, samples, seed)``:
+        the one std, or for a heteroscedastic fit each of those draws' std at x, (S, N)."""
+        return self.sample_noise_std(x, samples, seed) if self.is_heteroscedastic else self.noise_sigma
+
     def _draws(self, x_np: np.ndarray, samples: int, seed: int | None, generator: torch.Generator | None,
                noise: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """f (S, N) in original units (with ``noise``, also each draw's noise std (S, N)); a classifier's

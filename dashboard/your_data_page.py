@@ -190,7 +190,9 @@ def show_result(experiment: table.Experiment | classes.ClassExperiment, title: s
     cols[2].metric(f"{level:.0%} coverage", f"{s.coverage[level]:.1%}",
                    help=f"share of held-out targets inside their {level:.0%} interval; ideally {level:.0%}")
     cols[3].metric("CRPS", f"{s.crps:.4g}", help="continuous ranked probability score (lower is better)")
-    cols[4].metric("noise σ (learned)", f"{experiment.fitted.noise_sigma:.4g}")
+    fitted = experiment.fitted
+    cols[4].metric("noise σ", "depends on x" if fitted.is_heteroscedastic else f"{fitted.noise_sigma:.4g}",
+                   help="the fit's noise std (learned, fixed, or a function of x: then see the intervals)")
     left, right = st.columns(2)
     left.markdown(f"**Predicted against actual**, with {level:.0%} intervals")
     left.plotly_chart(figures.predicted_vs_actual(experiment), key="yd_pred_chart")

@@ -86,11 +86,12 @@ def method_scores(fitted: FittedMethod, grid: ArrayLike, x_train: ArrayLike, x_t
     by region on ``grid``, the gap score, and the fit's wall time."""
     table = fitted.predict(grid, samples=samples, level=level, seed=seed)
     f_test = fitted.sample_functions(x_test, samples=samples, seed=seed)
+    noise = fitted.scoring_noise(x_test, samples=samples, seed=seed)
     y = np.asarray(y_test, dtype=np.float64)
     widths = band_widths(table, x_train)
     return {
-        "test_ll": float(metrics.log_likelihood(f_test, fitted.noise_sigma, y).mean()),
-        "coverage": metrics.coverage(f_test, fitted.noise_sigma, y, (level,))[float(level)],
+        "test_ll": float(metrics.log_likelihood(f_test, noise, y).mean()),
+        "coverage": metrics.coverage(f_test, noise, y, (level,))[float(level)],
         "width_near": widths["near"],
         "width_gap": widths["gap"],
         "width_far": widths["far"],

@@ -191,8 +191,7 @@ def run_split(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
               else fit_method(method, xs_train, y_train, config, method_settings_with(method, config, method_options)))
     f = fitted.sample_functions(xs_test, samples=predict_samples, seed=config.seed + 10_000)  # (S, N_test)
     # a heteroscedastic fit's noise std per draw and test point, from the same draws as f (the same seed)
-    noise = (fitted.sample_noise_std(xs_test, samples=predict_samples, seed=config.seed + 10_000)
-             if fitted.is_heteroscedastic else fitted.noise_sigma)
+    noise = fitted.scoring_noise(xs_test, samples=predict_samples, seed=config.seed + 10_000)
     scores = score(f, noise, y_test)
     return SplitResult(split, int(y_train.shape[0]), fitted.seconds, config.epochs, fitted.noise_sigma, scores)
 

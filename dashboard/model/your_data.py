@@ -204,11 +204,12 @@ def run_experiment(x: np.ndarray, y: np.ndarray, inputs: list[str], target: str,
     # so the fitted model takes inputs in the user's units, as the band plot needs.
     fitted = fit(x[train], y[train], config, callback=callback, callback_every=50)
     f = fitted.sample_functions(x[test], samples=choices.samples, seed=config.seed + 1)  # (S, N_test)
+    noise = fitted.scoring_noise(x[test], samples=choices.samples, seed=config.seed + 1)  # sigma(x) if it varies
     levels = tuple(sorted({*CALIBRATION_LEVELS, level}))
-    scores = score(f, fitted.noise_sigma, y[test], levels)
+    scores = score(f, noise, y[test], levels)
     reserved = {"row", "actual", *SUMMARY_COLUMNS, *_download_names(target, level).values()}
     names = [f"{c} (input)" if c in reserved else c for c in inputs]
-    table = predictive_table(x[test], f, fitted.noise_sigma, level, names=names)
+    table = predictive_table(x[test], f, noise, level, names=names)
     table.insert(0, "row", (np.arange(1, len(y) + 1) if rows is None else rows)[test])
     table.insert(len(inputs) + 1, "actual", y[test])
     return Experiment(fitted, inputs, target, table, scores, level, x[train], y[train])

@@ -165,3 +165,19 @@ def test_gp_and_full_covariance_vi_run_on_the_page():
     scores = at.dataframe[0].value
     assert set(scores.index) == {methods.get("gp").label, methods.get("fullcov").label}
     assert np.isfinite(scores["wall time (s)"].to_numpy(dtype=float)).all()
+
+
+def test_a_heteroscedastic_main_page_is_compared_and_the_refusing_methods_say_why():
+    """The main page's link asks for a noise that depends on x: the ensemble fits it (its scores use each
+    draw's sigma(x)), Laplace and the GP refuse with their reason, and the page keeps working."""
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params["noise_model"] = "heteroscedastic"
+    at.session_state["cmp_methods"] = ["ensemble", "laplace"]
+    at.session_state["cmp_ens_members"] = 3
+    at.session_state["cmp_ens_epochs"] = 300
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception
+    assert any("Laplace (GGN) was not fitted" in e.value and "heteroscedastic" in e.value for e in at.error)
+    scores = at.dataframe[0].value
+    assert list(scores.index) == ["Deep ensemble"] and np.isfinite(scores.loc["Deep ensemble", "held-out log-lik"])
