@@ -54,9 +54,7 @@ def band_data(fitted: Predictive, view: View, samples: int | None = None, grid: 
     """Draw ``samples`` (default ``view.samples``) functions on ``grid`` points of the view's range."""
     x = np.linspace(view.x_low, view.x_high, grid)
     f = fitted.sample_functions(x, samples=samples or view.samples)  # (S, G), seeded by the config
-    # a heteroscedastic fit: each draw's noise std at each x (the same draws as f, the same seed)
-    noise = (fitted.sample_noise_std(x, samples=samples or view.samples)
-             if getattr(fitted, "is_heteroscedastic", False) else fitted.noise_sigma)
+    noise = fitted.scoring_noise(x, samples=samples or view.samples)  # sigma(x) per draw if it varies
     table = predictive_table(x[:, None], f, noise, view.level)
     inner = summarise(f, noise, view.inner) if view.inner else None
     return BandData(table, inner, f[: view.functions], f[:ANIMATION_DRAWS])
