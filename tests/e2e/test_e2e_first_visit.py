@@ -21,10 +21,10 @@ def test_the_first_session_opened_on_a_page_gets_the_apps_navigation(
         stdriver.open_app(page, f"{server.url}/Posterior", timeout_ms=120_000)
         expect(page.get_by_role("heading", name="The posterior, weight by weight")).to_be_visible()
         nav = page.get_by_test_id("stSidebarNav")
-        expect(nav.get_by_test_id("stIconMaterial")).to_have_count(5)
+        expect(nav.get_by_test_id("stIconMaterial")).to_have_count(6)  # one per page: each has its own icon
         links = nav.get_by_test_id("stSidebarNavLink").all_inner_texts()
         assert [text.splitlines()[-1] for text in links] == ["Dashboard", "How it works", "Posterior", "Your data",
-                                                              "Compare"], links
+                                                              "Compare", "Classify"], links
         assert not stdriver.exception_texts(page)
     finally:
         server.stop()
