@@ -39,6 +39,7 @@ STOPPED = "classify_stopped"  # the key of a run the visitor stopped (live mode 
 SHOWN = "classify_shown"  # (key, fitted, state) of the last finished fit on this page
 CACHE = runner.FitCache()  # the Classify page's finished fits, shared by the server's sessions
 LOSS_EVERY = 0.5  # seconds between loss-curve redraws while training
+LOSS_LAYOUT = {"height": 260, "legend": {"orientation": "h", "y": -0.45}}  # the legend under the axis title
 
 
 def points() -> LabelledPoints:
@@ -106,7 +107,7 @@ def train(state: ClassifyState, loss_slot: st.delta_generator.DeltaGenerator, lo
         last = now
         if fig is None:
             fig = loss_figure(p.fitted.history, log=log)
-            fig.update_layout(height=240)
+            fig.update_layout(**LOSS_LAYOUT)
         else:
             update_loss(fig, p.fitted.history)
         loss_slot.plotly_chart(fig, key=f"classify_loss_live_{p.step}")
@@ -181,7 +182,7 @@ def render() -> None:
     describe(status, has_points, refused, fitted, live)
     if fitted is not None:
         ss[SHOWN] = (key, fitted, state)
-        loss_slot.plotly_chart(loss_figure(fitted.history, log=log).update_layout(height=240), key="classify_loss")
+        loss_slot.plotly_chart(loss_figure(fitted.history, log=log).update_layout(**LOSS_LAYOUT), key="classify_loss")
         with side:
             controls.lesson(fitted, state)
     shown = ss.get(SHOWN)
