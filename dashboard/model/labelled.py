@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from bnn.data import as_inputs, as_labels
 from bnn.errors import BNNError, PointsError
 from dashboard.model.limits import LIMITS
+from dashboard.model.link import inflate
 from dashboard.model.points import parse_number, sniff_separator
 
 MAX_CLASSES = 6  # the class buttons on the canvas (and the colours that stay distinguishable)
@@ -137,18 +138,10 @@ def encode(points: LabelledPoints) -> str:
 
 def decode(text: str, classes: int = MAX_CLASSES, max_points: int = MAX_POINTS) -> LabelledPoints:
     """Inverse of :func:`encode`; raises a BNNError (PointsError) with a reason."""
-    if len(text) > LIMITS.link_chars or not all(c.isalnum() or c in "-_" for c in text):
-        raise PointsError("the points are not in the form a link writes")
     try:
-        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(packed, 9 * max_points + 1)  # bounded: no zip bombs
-    except (ValueError, zlib.error):
-        raise PointsError("the points are damaged (was the link cut short?)") from None
-    if len(raw) > 9 * max_points or inflater.unconsumed_tail:
-        raise PointsError(f"the link holds more than {max_points:,} points")
-    if not inflater.eof or len(raw) % 9:
-        raise PointsError("the points are damaged (was the link cut short?)")
+        raw = inflate(text, max_points, 9)  # the main page's link reader: bounded, checked
+    except BNNError as exc:
+        raise PointsError(str(exc)) from None
     n = len(raw) // 9
     if not n:
         return LabelledPoints.none()

@@ -262,8 +262,9 @@ def encode_points(points: Points) -> str:
     return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode("ascii").rstrip("=")
 
 
-def decode_points(text: str, max_points: int = LIMITS.points) -> Points:
-    """Inverse of :func:`encode_points`; raises LinkError or PointsError with a reason."""
+def inflate(text: str, max_points: int, point_bytes: int) -> bytes:
+    """The bytes of a link's points (base64url of deflated bytes, ``point_bytes`` a point), inflated at
+    most to ``max_points`` points' worth (no zip bombs); raises LinkError saying what is wrong."""
     if len(text) > LIMITS.link_chars:
         raise LinkError(f"the points take {len(text):,} characters; a link holds at most {LIMITS.link_chars:,}")
     if not _B64.fullmatch(text):
@@ -271,13 +272,19 @@ def decode_points(text: str, max_points: int = LIMITS.points) -> Points:
     try:
         packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         inflater = zlib.decompressobj()
-        raw = inflater.decompress(packed, 8 * max_points + 1)  # bounded: no zip bombs
+        raw = inflater.decompress(packed, point_bytes * max_points + 1)
     except (ValueError, zlib.error):
         raise LinkError("the points are damaged (was the link cut short?)") from None
-    if len(raw) > 8 * max_points or inflater.unconsumed_tail:
+    if len(raw) > point_bytes * max_points or inflater.unconsumed_tail:
         raise LinkError(f"the link holds more than {max_points:,} points")
-    if not inflater.eof or len(raw) % 8:
+    if not inflater.eof or len(raw) % point_bytes:
         raise LinkError("the points are damaged (was the link cut short?)")
+    return raw
+
+
+def decode_points(text: str, max_points: int = LIMITS.points) -> Points:
+    """Inverse of :func:`encode_points`; raises LinkError or PointsError with a reason."""
+    raw = inflate(text, max_points, 8)
     values = np.frombuffer(raw, dtype=np.uint8).reshape(4, -1).T.copy().view("<f4").ravel()
     half = values.size // 2
     if not half:

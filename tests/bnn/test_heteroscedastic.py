@@ -11,6 +11,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from oracles import heteroscedastic_data as synthetic
+from oracles import heteroscedastic_sigma as true_sigma
 
 import bnn
 from bnn import noise
@@ -19,16 +21,6 @@ from bnn.loss import expected_heteroscedastic_nll
 from bnn.train import prepare
 
 HETERO = bnn.Config(noise="heteroscedastic")
-
-
-def true_sigma(x: np.ndarray) -> np.ndarray:
-    return 0.1 + 0.2 * np.abs(x)
-
-
-def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-3, 3, n)
-    return x, np.sin(x) + true_sigma(x) * rng.standard_normal(n)
 
 
 # ---- the loss ---------------------------------------------------------------------------

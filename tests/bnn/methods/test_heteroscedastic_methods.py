@@ -13,6 +13,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from oracles import heteroscedastic_data as synthetic
+from oracles import heteroscedastic_sigma as true_sigma
 
 import bnn
 from bnn.errors import ConfigError
@@ -20,16 +22,6 @@ from bnn.methods import fit_method, hmc, likelihood, optimise
 from bnn.methods.base import prepare
 
 HETERO = bnn.Config(noise="heteroscedastic", noise_sigma=0.4)
-
-
-def true_sigma(x: np.ndarray) -> np.ndarray:
-    return 0.1 + 0.2 * np.abs(x)
-
-
-def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-3, 3, n)
-    return x, np.sin(x) + true_sigma(x) * rng.standard_normal(n)
 
 
 def _problem(dim: int, dtype: torch.dtype, hidden: tuple[int, ...] = (6,), act: str = "tanh", n: int = 12):
