@@ -1,7 +1,7 @@
 """A two-input, labelled point set as the Classify page holds it: (x0, x1) and a class per point.
 
 The classification counterpart of :class:`dashboard.model.points.Points`: every way a point set
-enters (the chart, a preset, an upload, a link) goes through :meth:`LabelledPoints.of`, which
+enters (the chart, a preset, a link) goes through :meth:`LabelledPoints.of`, which
 checks the values with the engine's rules (finite inputs, whole labels in 0..K-1) plus the
 dashboard's caps, and rounds the inputs to float32, so a fit on the points a link carries is the
 same fit, bit for bit, as on the points that made it. In a link the points travel as the main
@@ -12,7 +12,6 @@ each after them.
 from __future__ import annotations
 
 import base64
-import io
 import zlib
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ from bnn.data import as_inputs, as_labels
 from bnn.errors import BNNError, PointsError
 from dashboard.model.limits import LIMITS
 from dashboard.model.link import inflate
-from dashboard.model.points import parse_number, sniff_separator
 
 MAX_CLASSES = 6  # the class buttons on the canvas (and the colours that stay distinguishable)
 MAX_POINTS = 1_000  # a hand-made 2-D set: the canvas and the link stay quick
@@ -93,38 +91,6 @@ def to_csv(points: LabelledPoints) -> bytes:
     """x0,x1,label with the float32 values written exactly (repr of the float64 they widen to)."""
     lines = ["x0,x1,label"] + [f"{a!r},{b!r},{int(c)}" for (a, b), c in zip(points.x.tolist(), points.labels.tolist())]
     return ("\n".join(lines) + "\n").encode()
-
-
-def from_csv(data: bytes, classes: int = MAX_CLASSES, max_points: int = MAX_POINTS,
-             max_bytes: int = LIMITS.upload_bytes) -> LabelledPoints:
-    """An uploaded ``x0,x1,label`` file (comma, semicolon or tab); raises PointsError naming the problem."""
-    if len(data) > max_bytes:
-        raise PointsError(f"the file is {len(data):,} bytes; at most {max_bytes:,} here")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PointsError("the file is not UTF-8 text") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sniff_separator(text), dtype=str, nrows=max_points + 1,
-                            index_col=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise PointsError(f"the file could not be read as CSV ({' '.join(str(exc).split())[:120]})") from None
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in ("x0", "x1", "label") if c not in frame.columns]
-    if missing:
-        raise PointsError(f"the file needs columns x0, x1 and label; missing {', '.join(missing)}")
-    if len(frame) > max_points:
-        raise PointsError(f"at most {max_points:,} points here; the file has more")
-    cells = {c: [_cell(v, row, c) for row, v in enumerate(frame[c], start=1)] for c in ("x0", "x1", "label")}
-    return LabelledPoints.of(np.stack([cells["x0"], cells["x1"]], axis=1) if len(frame) else np.empty((0, 2)),
-                             cells["label"], classes=classes, max_points=max_points)
-
-
-def _cell(value: object, row: int, column: str) -> float:
-    try:
-        return parse_number(value)
-    except PointsError as exc:
-        raise PointsError(f"row {row}, column {column}: {exc}") from None
 
 
 # ---- in a link ------------------------------------------------------------------------------
