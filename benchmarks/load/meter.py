@@ -1,0 +1,92 @@
+"""The server's side of a load test, read from /proc: CPU seconds, peak resident memory and peak
+thread count of its process tree, sampled in a thread every 0.2 s, and the machine's load average.
+
+Memory and CPU come from tests/e2e/procmem.py (the app benchmark's reader); threads are counted
+here (``Threads:`` of /proc/<pid>/status, summed over the tree).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import procmem  # tests/e2e, on the path by benchmarks/load/__init__.py
+
+MB = 1024 * 1024
+
+
+def threads(pid: int) -> int:
+    """Threads of one process, 0 if it has ended."""
+    try:
+        for line in (procmem.PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_threads(pid: int) -> int:
+    return sum(threads(p) for p in procmem.tree(pid))
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+class ServerMeter:
+    """Peak RSS (MB) and peak threads of the tree under ``pid``, and the CPU seconds it used, from
+    entering to leaving the ``with`` block. ``pid`` None (a server this run did not start): every
+    figure stays None."""
+
+    def __init__(self, pid: int | None, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_rss_mb: float | None = None
+        self.peak_threads: int | None = None
+        self.cpu_s: float | None = None
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._cpu0 = 0.0
+        self._wall0 = 0.0
+        self.wall_s = 0.0
+
+    def _sample(self) -> None:
+        assert self.pid is not None
+        rss = procmem.tree_rss(self.pid) / MB
+        count = tree_threads(self.pid)
+        self.peak_rss_mb = max(self.peak_rss_mb or 0.0, rss)
+        self.peak_threads = max(self.peak_threads or 0, count)
+        self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ServerMeter:
+        self._wall0 = time.perf_counter()
+        if self.pid is not None:
+            self._cpu0 = procmem.tree_cpu_seconds(self.pid)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.perf_counter() - self._wall0
+        if self.pid is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.cpu_s = procmem.tree_cpu_seconds(self.pid) - self._cpu0
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {"server_cpu_s": self.cpu_s, "server_peak_rss_mb": self.peak_rss_mb,
+                "server_peak_threads": self.peak_threads, "rss_samples": self.samples, "wall_s": self.wall_s}
+
+
+def own_tree_cpu_seconds() -> float:
+    """CPU seconds of this process and its children alive now (a worker, its Playwright driver and
+    Chromium): read before the browser closes, or its share is lost."""
+    return procmem.tree_cpu_seconds(os.getpid())
