@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import ConsoleMessage, Page
+from playwright.async_api import ConsoleMessage, Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from stdriver import TO_PIXELS_JS  # tests/e2e, on the path by benchmarks/load/__init__.py
 
@@ -119,7 +119,7 @@ class Outcome:
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     http_errors: list[str] = field(default_factory=list)
-    offline: list[str] = field(default_factory=list)  # other hosts' resources that failed (no internet here)
+    ignored: list[str] = field(default_factory=list)  # failed requests that are not the app's (see `benign`)
     saw_in_line: bool = False
     saw_busy: bool = False
 
@@ -132,23 +132,45 @@ class Outcome:
         return {**self.__dict__, "errors": self.errors}
 
 
-def watch(page: Page, out: Outcome, origin: str) -> None:
-    """Record the page's errors: uncaught exceptions, console errors, HTTP responses >= 400.
+PROBES = ("/_stcore/health", "/_stcore/host-config")
 
-    A resource of another host that fails to load is kept apart (``offline``), not counted: this
-    machine has no route to the internet, a visitor's browser has."""
+
+def benign(url: str, status_or_text: str, origin: str) -> str | None:
+    """Why a failed request is not the app's error, or None if it is one.
+
+    - another host's resource that did not load ("net::ERR_..."): this machine has no route to the
+      internet, a visitor's browser has (Streamlit fetches a Material icon from fonts.gstatic.com);
+    - a 404 of ``<page path>/_stcore/health`` or ``/_stcore/host-config``: Streamlit's frontend, opened
+      on a page's URL (``/Compare``), first tries that path as the server's base path."""
+    if url and not url.startswith(origin) and "net::ERR_" in status_or_text:
+        return "offline"
+    path = url[len(origin):] if url.startswith(origin) else ""
+    if "404" in status_or_text and path.endswith(PROBES) and not path.startswith("/_stcore/"):
+        return "base-path probe"
+    return None
+
+
+def watch(page: Page, out: Outcome, origin: str) -> None:
+    """Record the page's errors: uncaught exceptions, console errors, HTTP responses >= 400 (those
+    :func:`benign` explains are kept apart, in ``ignored``)."""
 
     def console(msg: ConsoleMessage) -> None:
         if msg.type != "error":
             return
         where = (msg.location or {}).get("url", "")
         line = f"{msg.text[:300]} ({where[:200]})"
-        elsewhere = bool(where) and not where.startswith(origin)
-        (out.offline if elsewhere and "net::ERR_" in msg.text else out.console_errors).append(line)
+        reason = benign(where, msg.text, origin)
+        (out.ignored if reason else out.console_errors).append(f"{reason}: {line}" if reason else line)
+
+    def response(r: Response) -> None:
+        if r.status >= 400:
+            line = f"{r.status} {r.url[:200]}"
+            reason = benign(r.url, str(r.status), origin)
+            (out.ignored if reason else out.http_errors).append(f"{reason}: {line}" if reason else line)
 
     page.on("pageerror", lambda exc: out.page_errors.append(str(exc)[:300]))
     page.on("console", console)
-    page.on("response", lambda r: out.http_errors.append(f"{r.status} {r.url[:200]}") if r.status >= 400 else None)
+    page.on("response", response)
 
 
 class Visitor:
