@@ -77,11 +77,11 @@ printf '%s\n' "$site" >"$DIR/site.conf"
 
 mkdir -p "$DIR/temp"
 user_line=""
-if [ "$(id -u)" = 0 ]; then  # as root nginx's workers run as nobody: let them write the temp files
-  user_line="user nobody nogroup;"
-  chmod 755 "$DIR"
-  chown nobody:nogroup "$DIR/temp"
-fi
+# Started by root (CI, a container), nginx would run its workers as nobody, who cannot reach a work
+# folder under a private parent (pytest's are 0700): a response larger than the proxy buffers (the
+# 4.6 MB Plotly chunk) or an upload body written to temp/ would then be cut off. The balancer listens
+# on 127.0.0.1 only, so its workers run as the user who started it.
+if [ "$(id -u)" = 0 ]; then user_line="user root root;"; fi
 cat >"$DIR/nginx.conf" <<EOF
 # Written by deploy/local.sh: the main file around site.conf (deploy/nginx.conf.template, rendered).
 $user_line

@@ -48,6 +48,12 @@ class Balancer:
         log = self.folder / "access.log"
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
+    def errors(self) -> list[str]:
+        """nginx's error log at level error or worse (a response it could not pass on whole)."""
+        log = self.folder / "error.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [line for line in lines if any(f"[{level}]" in line for level in ("error", "crit", "alert", "emerg"))]
+
     def stop(self) -> None:
         """SIGTERM to the script, whose trap stops nginx and the replicas; the group if it hangs."""
         if self.proc.poll() is None:
@@ -124,6 +130,14 @@ def _your_data_csv(n: int = 150) -> bytes:
     return pd.DataFrame({"a": a, "y": np.sin(2 * a) + 0.2 * rng.normal(size=n)}).to_csv(index=False).encode()
 
 
+def _no_error_on_the_page(page: Page) -> None:
+    """No exception, and no element that failed to draw (an error box in its place: a chunk of the
+    frontend that did not load shows "Failed to fetch dynamically imported module" there)."""
+    assert not stdriver.exception_texts(page)
+    assert page.get_by_test_id("stAlertContentError").all_inner_texts() == []
+    assert page.get_by_test_id("stErrorElementStack").count() == 0
+
+
 def _upload_points(page: Page) -> None:
     field = page.locator(".st-key-upload input[type=file]")
     file = {"name": "points.csv", "mimeType": "text/csv", "buffer": _points_csv()}
@@ -158,6 +172,9 @@ def test_a_visit_through_the_balancer_works_and_keeps_its_replica(
     predictions = stdriver.download_predictions(page)
     assert len(predictions) > 50 and {"x", "mean"} <= set(predictions.columns)
     assert np.isfinite(predictions["mean"]).all()
+    page.locator(".js-plotly-plot").nth(1).wait_for(state="visible")  # the band and the loss chart
+    _no_error_on_the_page(page)
+    page.locator(stdriver.EDITOR).scroll_into_view_if_needed()
     screenshot(page, "balancer")
 
     link = page.get_by_test_id("stSidebarNavLink").filter(has_text="Your data")
@@ -169,8 +186,9 @@ def test_a_visit_through_the_balancer_works_and_keeps_its_replica(
     stdriver.rerun_after(page, lambda: stdriver.click(page, "yd_train"))
     table = stdriver.download_csv(page, page.locator(".st-key-yd_download button"))
     assert len(table) == 30 and {"mean", "lower_95", "upper_95"} <= set(table.columns)
-    assert not stdriver.exception_texts(page)
+    _no_error_on_the_page(page)
     assert failures == []
+    assert balancer.errors() == []
     context.close()
 
     mine = _logged(balancer, route)
