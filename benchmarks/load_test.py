@@ -13,8 +13,12 @@ figures are "n/a" when the server writes no such log). The default link's fit is
 visit before the timed run. ``--capacity`` steps the session count and reports the largest count
 whose p95 time to band stays under 3 s with no error (benchmarks/load/stats.py).
 
+``--client protocol`` replaces the browsers by websocket clients that speak Streamlit's protocol
+(benchmarks/load/wsclient.py; view and train only): on a small machine the browsers take most of
+the CPU, and this measures what the server alone can do.
+
     .venv/bin/python -m benchmarks.load_test --scenario view --sessions 10 [--url URL]
-        [--json artifacts/load.json] [--capacity [--steps 1,5,10,15,20,30]]
+        [--json artifacts/load.json] [--capacity [--steps 1,5,10,15,20,30]] [--client protocol]
 
 A script, not a test: its times depend on the machine and its load (printed with them).
 """
@@ -22,6 +26,7 @@ A script, not a test: its times depend on the machine and its load (printed with
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import multiprocessing as mp
@@ -37,7 +42,7 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.load import E2E, meter, report, stats, worker
+from benchmarks.load import E2E, meter, report, stats, worker, wsclient
 from benchmarks.load.visitors import BAND_DONE_JS, KINDS, POLL_MS, plan
 
 sys.path.insert(0, str(E2E))  # done by the package already; said here for the reader of this import
@@ -71,9 +76,12 @@ def warm(url: str, chromium: str, timeout_s: float = 180.0) -> str:
     return done["sig"]
 
 
-def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, seed_base: int) -> dict[str, Any]:
+def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, seed_base: int,
+             client: str = "browser") -> dict[str, Any]:
     """One timed run of ``sessions`` visitors; its figures (see the module docstring)."""
     visits = plan(scenario, sessions, seed_base)
+    if client == "protocol":
+        return run_protocol_step(target, scenario, visits, timeout_s)
     workers = max(1, math.ceil(sessions / PER_WORKER))
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no Playwright state inherited
     barrier, results = ctx.Barrier(workers + 1), ctx.Queue()
@@ -96,6 +104,17 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     return summarise_step(scenario, sessions, workers, outcomes, server.as_dict(),
                           sum(a["client_cpu_s"] for a in answers), stats.read_queue_log(target.queue_log, since),
                           load_before, since)
+
+
+def run_protocol_step(target: Target, scenario: str, visits: list[Any], timeout_s: float) -> dict[str, Any]:
+    """The visits as websocket clients in this process (benchmarks/load/wsclient.py): the server alone."""
+    load_before, since = meter.load_average(), time.time()
+    cpu0 = meter.own_cpu_seconds()
+    with meter.ServerMeter(target.pid) as server:
+        outcomes = asyncio.run(wsclient.visits(target.url, visits, timeout_s))
+    client_cpu = meter.own_cpu_seconds() - cpu0
+    return summarise_step(scenario, len(visits), 0, outcomes, server.as_dict(), client_cpu,
+                          stats.read_queue_log(target.queue_log, since), load_before, since)
 
 
 def summarise_step(scenario: str, sessions: int, workers: int, outcomes: list[dict[str, Any]],
@@ -129,6 +148,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--capacity", action="store_true", help="step the session count (--steps)")
     parser.add_argument("--steps", default=",".join(map(str, STEPS)))
+    parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                        help="protocol: websocket clients without a browser, view and train only (the server alone)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds a visitor waits for its band")
     return parser.parse_args(argv)
 
@@ -138,7 +159,7 @@ def measure(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     seed_base = (int(time.time()) % 1_000_000) * 100  # seeds no earlier run gave this server
     steps = []
     for k, count in enumerate(counts):
-        step = run_step(target, args.scenario, count, args.timeout, seed_base + 10_000 * k)
+        step = run_step(target, args.scenario, count, args.timeout, seed_base + 10_000 * k, args.client)
         steps.append(step)
         print(f"{args.scenario} × {count}: p95 {step['p95']:.2f} s, {step['errors']} errors", flush=True)
         if args.capacity and not stats.passes(step):
@@ -148,12 +169,15 @@ def measure(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.client == "protocol" and args.scenario not in ("view", "train"):
+        print("--client protocol drives view and train visits only", file=sys.stderr)
+        return 2
     chromium = chromium_path()
     if chromium is None:
         print("needs Debian's chromium (apt-get install chromium)", file=sys.stderr)
         return 2
     meta = {"commit": git_commit(), "date": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
-            "load_before": meter.load_average(), "scenario": args.scenario, "url": args.url}
+            "load_before": meter.load_average(), "scenario": args.scenario, "url": args.url, "client": args.client}
     server = None
     if args.url is None:
         queue_log = Path(tempfile.mkdtemp(prefix="bnn-load-")) / "queue.jsonl"

@@ -90,3 +90,8 @@ def own_tree_cpu_seconds() -> float:
     """CPU seconds of this process and its children alive now (a worker, its Playwright driver and
     Chromium): read before the browser closes, or its share is lost."""
     return procmem.tree_cpu_seconds(os.getpid())
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process alone (the protocol client's share)."""
+    return procmem.cpu_seconds(os.getpid())

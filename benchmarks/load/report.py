@@ -48,7 +48,8 @@ def error_lines(steps: Sequence[dict[str, Any]], limit: int = 5) -> list[str]:
     for step in steps:
         for o in step["outcomes"]:
             for kind in ("failure", "page_errors", "console_errors", "http_errors"):
-                found = o[kind] if isinstance(o[kind], list) else ([o[kind]] if o[kind] else [])
+                found = o.get(kind) or []
+                found = found if isinstance(found, list) else [found]
                 lines += [f"{step['scenario']}×{step['sessions']} visit {o['index']} ({o['kind']}) {kind}: {t}"
                           for t in found]
             if o["timeout"]:

@@ -3,6 +3,7 @@ real run (two visitors viewing the default link of a server it starts itself).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -12,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from benchmarks.load import report, stats
-from benchmarks.load.visitors import Outcome, benign, plan
+from benchmarks.load import report, stats, wsclient
+from benchmarks.load.visitors import Outcome, Visit, benign, plan
 from benchmarks.load_test import REPO, chromium_path
 
 
@@ -130,3 +134,52 @@ def test_two_visitors_view_the_default_link_without_an_error(tmp_path: Path) -> 
     assert 100 < step["server_peak_rss_mb"] < 1024 and step["server_peak_threads"] > 1
     assert step["queue"] is None or step["queue"]["admitted"] == 0  # the warm-up trained it; views only read
     assert "| view | 2 | 2 |" in done.stdout
+
+
+def _forward(**fields: object) -> bytes:
+    msg = ForwardMsg()
+    if "caption" in fields:
+        msg.delta.new_element.markdown.body = str(fields["caption"])
+    if "alert" in fields:
+        msg.delta.new_element.alert.body = str(fields["alert"])
+    if "exception" in fields:
+        msg.delta.new_element.exception.message = str(fields["exception"])
+    if "finished" in fields:
+        msg.script_finished = fields["finished"]  # type: ignore[assignment]
+    return msg.SerializeToString()
+
+
+async def _serve_and_visit(replies: list[bytes], v: Visit, timeout_s: float = 5) -> tuple[dict, list[BackMsg]]:
+    """Run the protocol client against a websocket server that answers its first message with ``replies``."""
+    asked: list[BackMsg] = []
+
+    async def handler(ws: websockets.ServerConnection) -> None:
+        back = BackMsg()
+        back.ParseFromString(await ws.recv())
+        asked.append(back)
+        for reply in replies:
+            await ws.send(reply)
+        await ws.wait_closed()
+
+    async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=["streamlit"]) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        out = await wsclient.visit(f"http://127.0.0.1:{port}", v, timeout_s)
+    return out, asked
+
+
+def test_protocol_client_waits_for_the_trained_line_of_a_finished_run() -> None:
+    replies = [_forward(alert="2nd in line, about 2 s"), _forward(finished=ForwardMsg.FINISHED_EARLY_FOR_RERUN),
+               _forward(exception="boom"), _forward(finished=ForwardMsg.FINISHED_SUCCESSFULLY),  # no band yet
+               _forward(caption="Trained 2,000 epochs in 0.7 s"), _forward(finished=ForwardMsg.FINISHED_SUCCESSFULLY),
+               _forward(caption="never read")]
+    out, asked = asyncio.run(_serve_and_visit(replies, Visit(3, "train", 4242)))
+    assert asked[0].rerun_script.query_string == "seed=4242"  # the visit's own seed travels in the link
+    assert out["time_s"] is not None and out["runs"] == 3 and out["saw_in_line"] and not out["saw_busy"]
+    assert out["exceptions"] == 1 and out["errors"] == 1 and not out["timeout"]
+
+
+def test_protocol_client_times_out_without_a_band() -> None:
+    replies = [_forward(caption="Press Train"), _forward(finished=ForwardMsg.FINISHED_SUCCESSFULLY)]
+    out, asked = asyncio.run(_serve_and_visit(replies, Visit(0, "view"), timeout_s=0.5))
+    assert asked[0].rerun_script.query_string == ""
+    assert out["time_s"] is None and out["timeout"] and out["errors"] == 1
