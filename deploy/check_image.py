@@ -7,7 +7,8 @@ Where no container can be built (no daemon, no base images), this is the next be
 image: in a new virtual environment under a temp folder it follows the Dockerfile itself, read at
 run time so the two cannot drift: its ENV, the files its COPY lines copy (into a folder standing
 for WORKDIR), every RUN line (the same pip lines, the static bundle), then its CMD, and it runs its
-HEALTHCHECK command until that succeeds. Exit status 0 when the health check answered, 1 otherwise.
+HEALTHCHECK command until that succeeds, and runs the main page once (Streamlit's AppTest). Exit
+status 0 when both passed, 1 otherwise.
 
 What it cannot check: the base image's own Python (this uses the interpreter that runs it; the
 Dockerfile's is printed beside it), and RUN lines that need root (useradd), which it skips and names.
@@ -33,6 +34,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT_ONLY = ("useradd", "groupadd", "chown", "apt-get")  # RUN lines that need root in the image
+# /_stcore/health answers "ok" before any page has run: the main page is run once too (Streamlit's
+# AppTest, in the new environment), so an import the requirements lack shows up here.
+SMOKE = """
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=180).run()
+problems = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+print("problems on the main page:", problems) if problems else print("the main page ran cleanly")
+raise SystemExit(1 if problems else 0)
+"""
 
 
 @dataclass
@@ -153,6 +163,9 @@ def check(plan: Plan, folder: Path, timeout: float) -> bool:
     print(("ok: the HEALTHCHECK passed" if ok else "FAILED: no healthy answer") + f" (CMD on port {port})")
     if not ok:
         print((folder / "app.log").read_text()[-5000:])
+        return False
+    ok = subprocess.run([str(venv / "bin" / "python"), "-c", SMOKE], cwd=workdir, env=env).returncode == 0
+    print("ok: the main page ran" if ok else "FAILED: the main page did not run cleanly")
     return ok
 
 
