@@ -1,8 +1,8 @@
-"""deploy/ read with real parsers: the compose file and the Kubernetes manifests parse as YAML and
-agree with the Dockerfile and the nginx template (port, health path, cookie, upload size); the
-template passes `nginx -t` rendered as compose renders it; the Dockerfile passes hadolint; and
-deploy/check_image.py reads the Dockerfile's own commands. (The balancer working in a browser:
-tests/e2e/test_e2e_deploy.py.)"""
+"""deploy/ read with real parsers: the compose file follows the Compose Specification's schema,
+the Kubernetes manifests parse as YAML, and they agree with the Dockerfile and the nginx template
+(port, health path, cookie, upload size); the template passes `nginx -t` rendered as compose
+renders it; the Dockerfile passes hadolint; and deploy/check_image.py reads the Dockerfile's own
+commands. (The balancer working in a browser: tests/e2e/test_e2e_deploy.py.)"""
 
 from __future__ import annotations
 
@@ -64,6 +64,14 @@ def _mebibytes(size: str) -> float:
     """An nginx size ("2m", "512k", "1048576") in MiB."""
     number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", size).groups()
     return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()] / 1024**2
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    """Validated against the Compose Specification's JSON schema (vendored by check-jsonschema), as
+    `docker compose config` would before running it."""
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                             str(DEPLOY / "docker-compose.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_image_serves_on_one_port_everywhere() -> None:
