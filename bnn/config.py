@@ -93,6 +93,9 @@ class Config:
     # scale a heteroscedastic noise starts from
     learn_noise: bool = False  # kept for old configs and links: True is noise="learned"; mirrors noise
     noise: NoiseModel = NoiseModel.FIXED  # fixed, learned (one std) or heteroscedastic (a std per input)
+    # heteroscedastic only: the share of the optimiser steps, from the start, during which sigma(x) is one
+    # learned std (the noise head's bias) and the mean is fitted first (bnn.noise.NoiseWarmup); 0 = none
+    noise_warmup: float = 0.0
     init: Init = Init.ARTICLE
     lr: float = 0.1  # Adam learning rate
     epochs: int = 2000
@@ -115,7 +118,7 @@ class Config:
         object.__setattr__(self, "init", as_enum(Init, self.init, "init"))
         object.__setattr__(self, "likelihood", as_enum(Likelihood, self.likelihood, "likelihood"))
         object.__setattr__(self, "noise", as_enum(NoiseModel, self.noise, "noise"))
-        for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight"):
+        for name in ("prior_sigma", "noise_sigma", "lr", "kl_weight", "noise_warmup"):
             object.__setattr__(self, name, as_float(getattr(self, name), name))
         for name in ("epochs", "train_samples", "seed"):
             object.__setattr__(self, name, as_int(getattr(self, name), name))
@@ -142,6 +145,10 @@ class Config:
         require(0 < self.noise_sigma <= 1e6, "noise_sigma must be in (0, 1e6]", self.noise_sigma)
         require(0 < self.lr <= 10, "lr must be in (0, 10]", self.lr)
         require(0 <= self.kl_weight <= 1e6, "kl_weight must be in [0, 1e6]", self.kl_weight)
+        require(0 <= self.noise_warmup < 1, "noise_warmup must be in [0, 1)", self.noise_warmup)
+        if self.noise_warmup and self.noise is not NoiseModel.HETEROSCEDASTIC:
+            raise ConfigError("noise_warmup is for noise='heteroscedastic' only: it holds sigma(x) at one "
+                              "learned std while the mean is fitted first")
         require(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]", self.epochs)
         require(
             1 <= self.train_samples <= MAX_SAMPLES,

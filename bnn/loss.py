@@ -49,16 +49,19 @@ class LossTerms(NamedTuple):
 
 def negative_elbo(model: BayesMLP, x: Tensor, y: Tensor, *, n_total: int, samples: int,
                   kl: KLEstimator = KLEstimator.CLOSED, kl_weight: float = 1.0,
-                  generator: torch.Generator | None = None) -> LossTerms:
-    """x: (B, D), y: (B,) a batch of a data set of ``n_total`` points (y int64 labels for a classifier)."""
+                  generator: torch.Generator | None = None, keep: Tensor | None = None) -> LossTerms:
+    """x: (B, D), y: (B,) a batch of a data set of ``n_total`` points (y int64 labels for a classifier).
+    ``keep`` (P,), if given, multiplies the weights in the forward only (the KL sees them all): the noise
+    warm-up's switch (:class:`bnn.noise.NoiseWarmup`)."""
     q = model.posterior
     if model.local_reparam:  # no weights are drawn, so only the closed form applies
         sigma = q.sigma
-        f = model.layout.forward_local(x, q.mu, sigma, samples, generator)
+        mu, sd = (q.mu, sigma) if keep is None else (q.mu * keep, sigma * keep)
+        f = model.layout.forward_local(x, mu, sd, samples, generator)
         kl_term = q.kl(model.prior_sigma, sigma)
     else:
         draw = q.draw(samples, generator)  # one softplus(rho) a step, shared by the draw and the KL
-        f = model.layout.forward(x, draw.w)  # (S, B)
+        f = model.layout.forward(x, draw.w if keep is None else draw.w * keep)  # (S, B)
         kl_term = q.kl(model.prior_sigma, draw.sigma) if kl is KLEstimator.CLOSED else q.mc_kl(draw, model.prior_sigma)
     if model.likelihood is Likelihood.CATEGORICAL:
         nll = expected_categorical_nll(f, y, scale=n_total / x.shape[0])

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from bnn.config import Config, Init, Likelihood, NoiseModel
 from bnn.errors import ConfigError
 from bnn.network import Layout
+from bnn.noise import head_weights
 from bnn.posterior import MeanFieldGaussian
 
 # rho of the "scaled" initialisation: sigma = softplus(-5) = 0.0067, small next to the
@@ -50,6 +51,8 @@ class BayesMLP(nn.Module):
             self.layout = Layout.of(input_dim, config.hidden, config.activation, 2 if self.heteroscedastic else 1)
         scaled = config.init is Init.SCALED
         mu = self.layout.init_mu(scaled, generator)
+        if self.heteroscedastic and config.noise_warmup:  # sigma(x) starts as the one std the warm-up learns
+            mu[head_weights(self.layout)] = 0.0
         rho = torch.full_like(mu, SCALED_INIT_RHO if scaled else 0.0)
         self.posterior = MeanFieldGaussian(mu, rho)
         self.prior_sigma = config.prior_sigma

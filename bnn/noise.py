@@ -23,6 +23,15 @@ config does). Choices, and why:
 
 Everything here is plain torch on the head's raw output, so the model, the loss, the fast step,
 the predictive and the methods compute sigma the same way.
+
+**The mean warm-up** (``Config.noise_warmup`` = w > 0, :class:`NoiseWarmup`). The likelihood's
+gradient for the mean is scaled by 1/sigma^2, so a head that raises sigma(x) early stops the mean from
+fitting there (Seitzer et al. 2022; Skafte et al. 2019 fit the mean first). For the first w of the
+optimiser steps the weights from the last hidden layer to g are switched off in the forward and held
+at their start, so g is the head's bias alone and sigma is *one learned std* for every x, as in the
+one-sigma run; then they are switched on and sigma(x) is learned from there. Those weights' means
+start at 0, so the switch is continuous: at its end g(x) at the posterior mean is the bias exactly.
+It is the same ELBO throughout, with a model that gains freedom at the switch.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from bnn.network import Layout
 
 FLOOR_FRACTION = 0.01
 
@@ -55,3 +66,33 @@ def noise_std(g: Tensor, base: float) -> Tensor:
 def noise_std_grad(g: Tensor, base: float) -> Tensor:
     """d sigma / d g = sigmoid(g + c)."""
     return torch.sigmoid(g + offset(base))
+
+
+def head_weights(layout: Layout) -> Tensor:
+    """Flat indices (into a model's (P,) weight vector) of the weights from the last hidden layer to g,
+    the second output: the last layer is stored (in, out) with out = 2, then its biases."""
+    out, fan_in = layout.shapes[-1]
+    start = layout.size - fan_in * out - out
+    return start + torch.arange(fan_in) * out + 1
+
+
+class NoiseWarmup:
+    """The mean warm-up's bookkeeping for the first ``steps`` optimiser steps: ``keep`` (P,) multiplies
+    the weights in the forward (0 at :func:`head_weights`), and :meth:`hold` zeroes those weights'
+    gradients (likelihood and KL) so that Adam leaves them where they started."""
+
+    def __init__(self, layout: Layout, steps: int, dtype: torch.dtype) -> None:
+        self.steps, self.taken = steps, 0
+        self.index = head_weights(layout)
+        self.keep = torch.ones(layout.size, dtype=dtype)
+        self.keep[self.index] = 0.0
+
+    @property
+    def active(self) -> bool:
+        """True while the warm-up lasts (steps taken < steps)."""
+        return self.taken < self.steps
+
+    def hold(self, grads: list[Tensor]) -> None:
+        """Zero the held weights' entries of each (P,) gradient, in place."""
+        for grad in grads:
+            grad[self.index] = 0.0

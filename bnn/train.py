@@ -39,6 +39,7 @@ from bnn.fast_categorical import CategoricalFastStep
 from bnn.fast_hetero import HeteroscedasticFastStep
 from bnn.loss import LossTerms, negative_elbo
 from bnn.model import BayesMLP
+from bnn.noise import NoiseWarmup
 from bnn.predict import Predictive
 
 HISTORY_COLUMNS = ("epoch", "step", "nll", "kl", "total", "noise_sigma")
@@ -105,14 +106,19 @@ def set_threads(n: int) -> None:
 class AutogradStep:
     """One optimiser step with autograd's gradient: the oracle of the fast step and its fallback."""
 
-    def __init__(self, fitted: Fitted, generator: torch.Generator) -> None:
+    def __init__(self, fitted: Fitted, generator: torch.Generator, warmup_steps: int = 0) -> None:
         self.fitted, self.generator = fitted, generator
         self.params = [p for p in fitted.model.parameters() if p.requires_grad]
         self.adam = Adam(self.params, lr=fitted.config.lr)
+        # the heteroscedastic mean warm-up (Config.noise_warmup): one learned std for its first steps
+        self.warmup = (NoiseWarmup(fitted.model.layout, warmup_steps, fitted.model.posterior.mu.dtype)
+                       if warmup_steps else None)
 
     def step(self, x: Tensor, y: Tensor, terms: bool = True) -> LossTerms:
         out = self.gradient(x, y)
         self.adam.step([p.grad for p in self.params])
+        if self.warmup is not None:
+            self.warmup.taken += 1
         return out
 
     def gradient(self, x: Tensor, y: Tensor, terms: bool = True) -> LossTerms:
@@ -123,10 +129,14 @@ class AutogradStep:
             self.adam.params[:] = params
         for p in self.params:  # what zero_grad(set_to_none=True) does, without its profiler hook (~10 us)
             p.grad = None
-        config = self.fitted.config
-        out = negative_elbo(self.fitted.model, x, y, n_total=self.fitted.n_train, samples=config.train_samples,
-                            kl=config.kl, kl_weight=config.kl_weight, generator=self.generator)
+        config, model = self.fitted.config, self.fitted.model
+        warm = self.warmup is not None and self.warmup.active
+        out = negative_elbo(model, x, y, n_total=self.fitted.n_train, samples=config.train_samples,
+                            kl=config.kl, kl_weight=config.kl_weight, generator=self.generator,
+                            keep=self.warmup.keep if warm else None)
         out.total.backward()
+        if warm:  # the switched-off weights stay where they started (no KL pull either)
+            self.warmup.hold([model.posterior.mu.grad, model.posterior.rho.grad])
         return out
 
 
@@ -202,9 +212,11 @@ def prepare(x: ArrayLike, y: ArrayLike, config: Config, engine: Engine = "auto")
 def make_stepper(fitted: Fitted, generator: torch.Generator,
                  engine: Engine = "auto") -> tuple[fast.FastStep | AutogradStep, str]:
     """The engine of a run's steps, and its description for ``Training.engine``."""
+    cfg = fitted.config
     why = fast.unsupported(fitted.model) if engine != "autograd" else "asked for"
+    if why is None and cfg.noise_warmup:
+        why = "the noise warm-up (noise_warmup) is trained by autograd"
     if why is None:
-        cfg = fitted.config
         kind = (CategoricalFastStep if cfg.likelihood is Likelihood.CATEGORICAL
                 else HeteroscedasticFastStep if fitted.model.heteroscedastic else fast.FastStep)
         stepper = kind(fitted.model, n_total=fitted.n_train, samples=cfg.train_samples, kl=cfg.kl,
@@ -212,7 +224,8 @@ def make_stepper(fitted: Fitted, generator: torch.Generator,
         return stepper, "fast"
     if engine == "fast":
         raise ValueError(f"the fast step does not cover this model: {why}")
-    return AutogradStep(fitted, generator), f"autograd: {why}"
+    warmup = round(cfg.noise_warmup * cfg.total_steps(fitted.n_train))
+    return AutogradStep(fitted, generator, warmup), f"autograd: {why}"
 
 
 def fit(x: ArrayLike, y: ArrayLike, config: Config | None = None, callback: Callback | None = None,

@@ -119,6 +119,74 @@ def test_the_table_keeps_its_columns_and_the_noise_varies():
     assert np.isnan(fitted.noise_sigma) and table["aleatoric_std"].std() > 0
 
 
+# ---- the mean warm-up (Config.noise_warmup) ------------------------------------------------
+# Recorded at commit 11c48f3, before the warm-up existed, by the fits of the test below: the last reported
+# total loss and the sums of the predicted mean and std on 5 points.
+BEFORE_WARMUP = {
+    "article": (13657.166015625, 0.08688400228507809, 8.696454222524217),
+    "hetero_fast": (171.6144561767578, 0.2831408975641093, 3.322673361904282),
+    "hetero_local": (168.6978759765625, 0.3366295118899092, 3.1764466406800573),
+}
+SMALL = HETERO.replace(hidden=(8,), init="scaled", standardize=True, prior_sigma=1.0, lr=0.01, epochs=30,
+                       batch_size=16, noise_sigma=0.3)
+
+
+def _toy(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-3, 3, n)
+    return x, np.sin(x) + (0.1 + 0.2 * np.abs(x)) * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE_WARMUP))
+def test_without_a_warm_up_the_fits_are_bit_identical_to_before(name):
+    """The default article run, and a heteroscedastic one by the fast step and by autograd with local
+    reparameterisation: every figure equal to the last bit (noise_warmup=0 stated or left out)."""
+    config = {"article": bnn.Config(epochs=40), "hetero_fast": SMALL,
+              "hetero_local": SMALL.replace(local_reparam=True)}[name]
+    x, y = _toy(60)
+    for stated in (config, config.replace(noise_warmup=0.0)):
+        fitted = bnn.fit(x, y, stated, callback_every=7)
+        table = bnn.predict(fitted, np.linspace(-3, 3, 5))
+        got = (fitted.history["total"].tolist()[-1], float(table["mean"].sum()), float(table["std"].sum()))
+        assert got == BEFORE_WARMUP[name]
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_during_the_warm_up_sigma_is_one_std_and_after_it_depends_on_x(local):
+    """At the posterior mean, g(x) (hence sigma(x)) is the same for every x to the last bit through the
+    warm-up's last step, the switched-off weights unmoved; after it sigma(x) varies."""
+    x, y = _toy(200)
+    config = SMALL.replace(epochs=40, batch_size=20, local_reparam=local, noise_warmup=0.5)  # 400 steps
+    run = prepare(x, y, config)
+    assert run.engine == "autograd: " + ("local reparameterisation is not covered for a heteroscedastic noise"
+                                         if local else "the noise warm-up (noise_warmup) is trained by autograd")
+    held = noise.head_weights(run.fitted.model.layout)
+    grid = torch.linspace(-2, 2, 9).unsqueeze(1)
+    spread, moved = {}, {}
+
+    def watch(progress: bnn.train.Progress) -> None:
+        q = progress.fitted.model.posterior
+        g = progress.fitted.model.layout.forward(grid, q.mu.detach().unsqueeze(0))[0, :, 1]
+        spread[progress.step] = float(g.max() - g.min())
+        moved[progress.step] = bool(q.mu[held].any()) or bool((q.rho[held] != -5.0).any())
+
+    bnn.fit(x, y, config, callback=watch, callback_every=50)
+    assert all(spread[s] == 0.0 and not moved[s] for s in (50, 100, 200)), spread
+    assert spread[250] > 0 and spread[400] > 1e-2 and moved[400], spread
+
+
+def test_the_warm_up_is_for_a_heteroscedastic_noise_and_old_configs_load_without_it():
+    with pytest.raises(ConfigError, match="noise_warmup is for noise='heteroscedastic' only"):
+        bnn.Config(noise="learned", noise_warmup=0.5)
+    with pytest.raises(ConfigError, match=r"noise_warmup must be in \[0, 1\)"):
+        HETERO.replace(noise_warmup=1.0)
+    with pytest.raises(ValueError, match="noise warm-up"):
+        prepare([0.0, 1.0, 2.0], [0.0, 1.0, 0.5], HETERO.replace(noise_warmup=0.3), engine="fast")
+    old = json.loads(HETERO.to_json())
+    del old["noise_warmup"]
+    assert bnn.Config.from_dict(old) == HETERO and HETERO.noise_warmup == 0.0
+
+
 # ---- what it learns -----------------------------------------------------------------------
 LEARN = HETERO.replace(hidden=(32,), activation="tanh", init="scaled", prior_sigma=1.0, lr=0.01, epochs=3000,
                        noise_sigma=0.5)

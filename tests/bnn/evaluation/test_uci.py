@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from scipy import stats
 
 from bnn.cli import main
 from bnn.cli.uci import markdown_table
+from bnn.config import NoiseModel
 from bnn.evaluation import uci
 from bnn.evaluation.uci_protocol import Protocol, mean_se, run, run_split, standardise_inputs
 
@@ -150,6 +152,15 @@ def test_config_starts_the_noise_at_a_fixed_share_of_the_target_std() -> None:
     cfg = Protocol(noise_sigma=0.5).config(50, y, split=3)
     assert cfg.noise_sigma == pytest.approx(0.5 * y.std())
     assert cfg.hidden == (50,) and cfg.standardize and cfg.learn_noise and cfg.seed == 3
+
+
+def test_the_noise_warm_up_reaches_only_a_heteroscedastic_config() -> None:
+    y = np.array([0.0, 10.0, 20.0, 30.0])
+    warm = Protocol(noise_warmup=0.25)
+    assert warm.config(50, y, split=0).noise_warmup == 0.0  # one learned std: nothing to warm up
+    hetero = replace(warm, noise=NoiseModel.HETEROSCEDASTIC).config(50, y, split=0)
+    assert hetero.noise_warmup == 0.25 and hetero.noise is NoiseModel.HETEROSCEDASTIC
+    assert Protocol(noise=NoiseModel.HETEROSCEDASTIC).config(50, y, split=0).noise_warmup == 0.5  # chosen
 
 
 def test_inputs_are_scaled_with_training_statistics_only() -> None:
