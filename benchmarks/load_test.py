@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +44,7 @@ from typing import Any
 from playwright.sync_api import sync_playwright
 
 from benchmarks.load import E2E, meter, report, stats, worker, wsclient
-from benchmarks.load.visitors import BAND_DONE_JS, KINDS, POLL_MS, plan
+from benchmarks.load.visitors import BAND_DONE_JS, KINDS, POLL_MS, Visit, plan
 
 sys.path.insert(0, str(E2E))  # done by the package already; said here for the reader of this import
 from stdriver import REPO, chromium_path, launch_chromium, new_context, start_server  # noqa: E402
@@ -64,8 +65,15 @@ class Target:
     default_sig: str  # the default link's band mean, as the visitors' check signs it
 
 
-def warm(url: str, chromium: str, timeout_s: float = 180.0) -> str:
-    """Open the default link once (its fit is then in the server's cache) and return its band's signature."""
+def warm(url: str, chromium: str, browser_needed: bool, timeout_s: float = 180.0) -> str:
+    """Open the default link once (its fit is then in the server's cache) and return its band's
+    signature, which a browser's train visit checks its band against. Without train visits in a
+    browser, a protocol visit warms the cache (no Chromium to start) and the signature is ""."""
+    if not browser_needed:
+        done = asyncio.run(wsclient.visit(url, Visit(-1, "view"), timeout_s))
+        if done["time_s"] is None:
+            raise RuntimeError(f"the default link's band never came: {done}")
+        return ""
     with sync_playwright() as pw:
         browser = launch_chromium(pw, chromium)
         page = new_context(browser).new_page()
@@ -91,7 +99,18 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     for proc in procs:
         proc.start()
     load_before = meter.load_average()
-    barrier.wait(worker.BARRIER_TIMEOUT_S)
+    released = threading.Event()
+    threading.Thread(target=_abort_if_one_dies, args=(procs, barrier, released), daemon=True).start()
+    try:
+        barrier.wait(worker.BARRIER_TIMEOUT_S)
+    except threading.BrokenBarrierError:
+        for proc in procs:
+            proc.join(timeout=30)
+        told = [results.get(timeout=5).get("crash", "") for _ in range(results.qsize())]
+        raise RuntimeError(f"a load test worker ended before the start (exit codes {[p.exitcode for p in procs]}):\n"
+                           + ("\n".join(told) or "see stderr")) from None
+    finally:
+        released.set()
     since = time.time()
     with meter.ServerMeter(target.pid) as server:
         answers = [results.get(timeout=worker.BARRIER_TIMEOUT_S + 3 * timeout_s) for _ in procs]
@@ -104,6 +123,14 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     return summarise_step(scenario, sessions, workers, outcomes, server.as_dict(),
                           sum(a["client_cpu_s"] for a in answers), stats.read_queue_log(target.queue_log, since),
                           load_before, since)
+
+
+def _abort_if_one_dies(procs: list[Any], barrier: Any, released: threading.Event) -> None:
+    """Break the barrier when a worker ends before reaching it (else the others wait its whole timeout)."""
+    while not released.wait(0.5):
+        if any(p.exitcode is not None for p in procs):
+            barrier.abort()
+            return
 
 
 def run_protocol_step(target: Target, scenario: str, visits: list[Any], timeout_s: float) -> dict[str, Any]:
@@ -187,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         queue_log, target_url, pid = None, args.url, None
     try:
-        target = Target(target_url, pid, queue_log, chromium, warm(target_url, chromium))
+        browser_train = args.client == "browser" and args.scenario in ("train", "mixed")
+        target = Target(target_url, pid, queue_log, chromium, warm(target_url, chromium, browser_train))
         found = measure(args, target)
     finally:
         if server is not None:
