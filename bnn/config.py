@@ -93,8 +93,9 @@ class Config:
     # scale a heteroscedastic noise starts from
     learn_noise: bool = False  # kept for old configs and links: True is noise="learned"; mirrors noise
     noise: NoiseModel = NoiseModel.FIXED  # fixed, learned (one std) or heteroscedastic (a std per input)
-    # heteroscedastic only: the share of the optimiser steps, from the start, during which sigma(x) is one
-    # learned std (the noise head's bias) and the mean is fitted first (bnn.noise.NoiseWarmup); 0 = none
+    # the share of the optimiser steps, from the start, during which a heteroscedastic sigma(x) is one learned
+    # std (the noise head's bias) and the mean is fitted first (bnn.noise.NoiseWarmup); 0 = none. Other noises
+    # have nothing to warm up and ignore it (not refused: a link checks each field alone, before the noise)
     noise_warmup: float = 0.0
     init: Init = Init.ARTICLE
     lr: float = 0.1  # Adam learning rate
@@ -146,9 +147,6 @@ class Config:
         require(0 < self.lr <= 10, "lr must be in (0, 10]", self.lr)
         require(0 <= self.kl_weight <= 1e6, "kl_weight must be in [0, 1e6]", self.kl_weight)
         require(0 <= self.noise_warmup < 1, "noise_warmup must be in [0, 1)", self.noise_warmup)
-        if self.noise_warmup and self.noise is not NoiseModel.HETEROSCEDASTIC:
-            raise ConfigError("noise_warmup is for noise='heteroscedastic' only: it holds sigma(x) at one "
-                              "learned std while the mean is fitted first")
         require(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]", self.epochs)
         require(
             1 <= self.train_samples <= MAX_SAMPLES,

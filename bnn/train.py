@@ -214,7 +214,7 @@ def make_stepper(fitted: Fitted, generator: torch.Generator,
     """The engine of a run's steps, and its description for ``Training.engine``."""
     cfg = fitted.config
     why = fast.unsupported(fitted.model) if engine != "autograd" else "asked for"
-    if why is None and cfg.noise_warmup:
+    if why is None and cfg.noise_warmup and fitted.model.heteroscedastic:
         why = "the noise warm-up (noise_warmup) is trained by autograd"
     if why is None:
         kind = (CategoricalFastStep if cfg.likelihood is Likelihood.CATEGORICAL
@@ -224,7 +224,7 @@ def make_stepper(fitted: Fitted, generator: torch.Generator,
         return stepper, "fast"
     if engine == "fast":
         raise ValueError(f"the fast step does not cover this model: {why}")
-    warmup = round(cfg.noise_warmup * cfg.total_steps(fitted.n_train))
+    warmup = round(cfg.noise_warmup * cfg.total_steps(fitted.n_train)) if fitted.model.heteroscedastic else 0
     return AutogradStep(fitted, generator, warmup), f"autograd: {why}"
 
 

@@ -176,8 +176,10 @@ def test_during_the_warm_up_sigma_is_one_std_and_after_it_depends_on_x(local):
 
 
 def test_the_warm_up_is_for_a_heteroscedastic_noise_and_old_configs_load_without_it():
-    with pytest.raises(ConfigError, match="noise_warmup is for noise='heteroscedastic' only"):
-        bnn.Config(noise="learned", noise_warmup=0.5)
+    x, y = _toy(60)
+    learned = bnn.Config(noise="learned", epochs=20)
+    plain, warm = bnn.fit(x, y, learned), bnn.fit(x, y, learned.replace(noise_warmup=0.5))  # nothing to warm up
+    assert plain.history.equals(warm.history) and prepare(x, y, learned.replace(noise_warmup=0.5)).engine == "fast"
     with pytest.raises(ConfigError, match=r"noise_warmup must be in \[0, 1\)"):
         HETERO.replace(noise_warmup=1.0)
     with pytest.raises(ValueError, match="noise warm-up"):
