@@ -16,9 +16,11 @@ from the barrier's release, or from the visitor's own action, to the band it wai
 "Drawn" is checked in the page every 100 ms by ``BAND_DONE_JS``: the script has finished, no
 placeholder is left, the status line says "Trained …" (it does only when the fit on screen is that
 of the page's current settings: dashboard/live.py ``describe``), and the point editor's chart
-holds a band (a ``tonexty`` fill) and a mean. A train visit further needs the link to carry its
-seed and the mean to differ from the default link's; an edit visit needs the server to have
-acknowledged the edit, one point more in the chart and a mean different from before.
+holds an untitled band (a ``tonexty`` fill) and a mean (a title marks a preview, the prior or the
+server's nearest cached fit shown while a newcomer's fit waits in line). A train visit further
+needs the link to carry its seed and the mean to differ from the default link's; an edit visit
+needs the server to have acknowledged the edit, one point more in the chart and a mean different
+from before.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def test_table_prints_missing_figures_as_na() -> None:
 def test_two_visitors_view_the_default_link_without_an_error(tmp_path: Path) -> None:
     """A real run against a server the load test starts: every field is there, both bands came,
     nothing failed, and viewing a cached link trained nothing (when the server logs its queue).
-    50-85 s on the 2-core machine at load average 15-30: the server's first fit (16 s) and two
+    20-85 s on the 2-core machine at load average 14-30: the server's first fit and two
     Chromium pages loading the dashboard (about 8 CPU-s each) take most of it."""
     if chromium_path() is None:
         message = "Chromium not found (apt-get install chromium); the load test needs it"
