@@ -56,11 +56,11 @@ PER_WORKER = 8  # visitors per worker process (one Chromium each)
 
 @dataclass(frozen=True)
 class Target:
-    """The server under test: its URL, its pid (None when not started here), its queue log."""
+    """The server under test: its URL, its process ids (one per replica; none if not known), its queue log."""
 
     url: str
-    pid: int | None
-    queue_log: Path | None
+    pids: tuple[int, ...]
+    queue_logs: tuple[Path, ...]
     chromium: str
     default_sig: str  # the default link's band mean, as the visitors' check signs it
 
@@ -112,7 +112,7 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     finally:
         released.set()
     since = time.time()
-    with meter.ServerMeter(target.pid) as server:
+    with meter.ServerMeter(target.pids) as server:
         answers = [results.get(timeout=worker.BARRIER_TIMEOUT_S + 3 * timeout_s) for _ in procs]
     for proc in procs:
         proc.join(timeout=60)
@@ -121,7 +121,7 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
         raise RuntimeError("a load test worker failed:\n" + "\n".join(crashes))
     outcomes = sorted((o for a in answers for o in a["outcomes"]), key=lambda o: o["index"])
     return summarise_step(scenario, sessions, workers, outcomes, server.as_dict(),
-                          sum(a["client_cpu_s"] for a in answers), stats.read_queue_log(target.queue_log, since),
+                          sum(a["client_cpu_s"] for a in answers), stats.read_queue_log(target.queue_logs, since),
                           load_before, since)
 
 
@@ -137,11 +137,11 @@ def run_protocol_step(target: Target, scenario: str, visits: list[Any], timeout_
     """The visits as websocket clients in this process (benchmarks/load/wsclient.py): the server alone."""
     load_before, since = meter.load_average(), time.time()
     cpu0 = meter.own_cpu_seconds()
-    with meter.ServerMeter(target.pid) as server:
+    with meter.ServerMeter(target.pids) as server:
         outcomes = asyncio.run(wsclient.visits(target.url, visits, timeout_s))
     client_cpu = meter.own_cpu_seconds() - cpu0
     return summarise_step(scenario, len(visits), 0, outcomes, server.as_dict(), client_cpu,
-                          stats.read_queue_log(target.queue_log, since), load_before, since)
+                          stats.read_queue_log(target.queue_logs, since), load_before, since)
 
 
 def summarise_step(scenario: str, sessions: int, workers: int, outcomes: list[dict[str, Any]],
@@ -172,6 +172,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", choices=SCENARIOS, default="view")
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--url", help="a running server (or balancer); default: start `streamlit run app.py`")
+    parser.add_argument("--server-pid", type=int, action="append", default=[],
+                        help="with --url: a server process to measure (repeat for each replica)")
+    parser.add_argument("--queue-log", type=Path, action="append", default=[],
+                        help="with --url: the file a server's BNN_QUEUE_LOG names (repeat for each replica)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--capacity", action="store_true", help="step the session count (--steps)")
     parser.add_argument("--steps", default=",".join(map(str, STEPS)))
@@ -207,15 +211,15 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": meter.load_average(), "scenario": args.scenario, "url": args.url, "client": args.client}
     server = None
     if args.url is None:
-        queue_log = Path(tempfile.mkdtemp(prefix="bnn-load-")) / "queue.jsonl"
-        os.environ["BNN_QUEUE_LOG"] = str(queue_log)  # start_server passes the environment on
+        queue_logs = (Path(tempfile.mkdtemp(prefix="bnn-load-")) / "queue.jsonl",)
+        os.environ["BNN_QUEUE_LOG"] = str(queue_logs[0])  # start_server passes the environment on
         server = start_server("app.py", timeout=120)
-        target_url, pid = server.url, server.proc.pid
+        target_url, pids = server.url, (server.proc.pid,)
     else:
-        queue_log, target_url, pid = None, args.url, None
+        queue_logs, target_url, pids = tuple(args.queue_log), args.url, tuple(args.server_pid)
     try:
         browser_train = args.client == "browser" and args.scenario in ("train", "mixed")
-        target = Target(target_url, pid, queue_log, chromium, warm(target_url, chromium, browser_train))
+        target = Target(target_url, pids, queue_logs, chromium, warm(target_url, chromium, browser_train))
         found = measure(args, target)
     finally:
         if server is not None:

@@ -36,12 +36,12 @@ def load_average() -> list[float]:
 
 
 class ServerMeter:
-    """Peak RSS (MB) and peak threads of the tree under ``pid``, and the CPU seconds it used, from
-    entering to leaving the ``with`` block. ``pid`` None (a server this run did not start): every
-    figure stays None."""
+    """Peak RSS (MB) and peak threads of the trees under ``pids`` together (one per replica), and the
+    CPU seconds they used, from entering to leaving the ``with`` block. No pids (a server this run
+    neither started nor was told of): every figure stays None."""
 
-    def __init__(self, pid: int | None, interval: float = 0.2) -> None:
-        self.pid, self.interval = pid, interval
+    def __init__(self, pids: tuple[int, ...], interval: float = 0.2) -> None:
+        self.pids, self.interval = pids, interval
         self.peak_rss_mb: float | None = None
         self.peak_threads: int | None = None
         self.cpu_s: float | None = None
@@ -53,9 +53,8 @@ class ServerMeter:
         self.wall_s = 0.0
 
     def _sample(self) -> None:
-        assert self.pid is not None
-        rss = procmem.tree_rss(self.pid) / MB
-        count = tree_threads(self.pid)
+        rss = sum(procmem.tree_rss(p) for p in self.pids) / MB
+        count = sum(tree_threads(p) for p in self.pids)
         self.peak_rss_mb = max(self.peak_rss_mb or 0.0, rss)
         self.peak_threads = max(self.peak_threads or 0, count)
         self.samples += 1
@@ -67,19 +66,22 @@ class ServerMeter:
 
     def __enter__(self) -> ServerMeter:
         self._wall0 = time.perf_counter()
-        if self.pid is not None:
-            self._cpu0 = procmem.tree_cpu_seconds(self.pid)
+        if self.pids:
+            self._cpu0 = self._cpu()
             self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._wall0
-        if self.pid is None:
+        if not self.pids:
             return
         self._stop.set()
         self._thread.join()
         self._sample()
-        self.cpu_s = procmem.tree_cpu_seconds(self.pid) - self._cpu0
+        self.cpu_s = self._cpu() - self._cpu0
+
+    def _cpu(self) -> float:
+        return sum(procmem.tree_cpu_seconds(p) for p in self.pids)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {"server_cpu_s": self.cpu_s, "server_peak_rss_mb": self.peak_rss_mb,

@@ -55,12 +55,13 @@ class QueueSummary:
 WAIT_EPSILON_S = 0.05  # below this an admission found a free slot (the log's clock and its poll, not a wait)
 
 
-def read_queue_log(path: Path | None, since: float = 0.0) -> QueueSummary | None:
-    """The queue log's events at or after unix time ``since``; None if there is no log (the server
-    does not write one), so the report can say "n/a" rather than "nobody waited"."""
-    if path is None or not path.exists():
+def read_queue_log(paths: Sequence[Path], since: float = 0.0) -> QueueSummary | None:
+    """The queue logs' events (one log per server process) at or after unix time ``since``; None if
+    no log exists (the server does not write one), so the report can say "n/a", not "nobody waited"."""
+    found = [p for p in paths if p.exists()]
+    if not found:
         return None
-    return parse_queue_log(path.read_text(errors="replace").splitlines(), since)
+    return parse_queue_log([line for p in found for line in p.read_text(errors="replace").splitlines()], since)
 
 
 def parse_queue_log(lines: Iterable[str], since: float = 0.0) -> QueueSummary:

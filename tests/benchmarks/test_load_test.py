@@ -56,12 +56,16 @@ def test_queue_log_counts_admissions_waits_and_places_and_survives_bad_lines() -
     assert q.wait_p50 == pytest.approx(np.median([0.0, 2.5, 0.01, 1.5]))
 
 
-def test_a_missing_queue_log_is_not_an_empty_one(tmp_path: Path) -> None:
-    assert stats.read_queue_log(None) is None
-    assert stats.read_queue_log(tmp_path / "absent.jsonl") is None
+def test_a_missing_queue_log_is_not_an_empty_one_and_replicas_logs_add_up(tmp_path: Path) -> None:
+    assert stats.read_queue_log(()) is None
+    assert stats.read_queue_log((tmp_path / "absent.jsonl",)) is None
     (tmp_path / "empty.jsonl").write_text("")
-    empty = stats.read_queue_log(tmp_path / "empty.jsonl")
+    empty = stats.read_queue_log((tmp_path / "empty.jsonl",))
     assert empty is not None and empty.admitted == 0 and empty.place_max is None
+    (tmp_path / "a.jsonl").write_text('{"event": "admitted", "waited": 0.5, "place": 2}\n')
+    (tmp_path / "b.jsonl").write_text('{"event": "admitted", "waited": 0.0, "place": 1}\n{"event": "finished"}\n')
+    both = stats.read_queue_log([tmp_path / n for n in ("a.jsonl", "b.jsonl", "absent.jsonl")])
+    assert both is not None and (both.admitted, both.waited, both.finished, both.place_max) == (2, 1, 1, 2)
 
 
 def _step(sessions: int, p95: float, errors: int = 0, completed: int | None = None) -> dict:
