@@ -14,8 +14,9 @@ visit before the timed run. ``--capacity`` steps the session count and reports t
 whose p95 time to band stays under 3 s with no error (benchmarks/load/stats.py).
 
 ``--client protocol`` replaces the browsers by websocket clients that speak Streamlit's protocol
-(benchmarks/load/wsclient.py; view and train only): on a small machine the browsers take most of
-the CPU, and this measures what the server alone can do.
+(benchmarks/load/wsclient.py; view, train, and mixed with each edit replaced by a training of its
+own seed, since an edit is a fit of new points and this client cannot click): on a small machine
+the browsers take most of the CPU, and this measures what the server alone can do.
 
     .venv/bin/python -m benchmarks.load_test --scenario view --sessions 10 [--url URL]
         [--json artifacts/load.json] [--capacity [--steps 1,5,10,15,20,30]] [--client protocol]
@@ -89,7 +90,7 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     """One timed run of ``sessions`` visitors; its figures (see the module docstring)."""
     visits = plan(scenario, sessions, seed_base)
     if client == "protocol":
-        return run_protocol_step(target, scenario, visits, timeout_s)
+        return run_protocol_step(target, scenario, edits_as_trainings(visits, seed_base), timeout_s)
     workers = max(1, math.ceil(sessions / PER_WORKER))
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no Playwright state inherited
     barrier, results = ctx.Barrier(workers + 1), ctx.Queue()
@@ -123,6 +124,12 @@ def run_step(target: Target, scenario: str, sessions: int, timeout_s: float, see
     return summarise_step(scenario, sessions, workers, outcomes, server.as_dict(),
                           sum(a["client_cpu_s"] for a in answers), stats.read_queue_log(target.queue_logs, since),
                           load_before, since)
+
+
+def edits_as_trainings(visits: list[Visit], seed_base: int) -> list[Visit]:
+    """The protocol client cannot click the chart: each edit visit becomes a training of a seed of its
+    own (to the server, an edit in live mode is a fit of settings it has not cached)."""
+    return [Visit(v.index, "train", seed_base + v.index) if v.kind == "edit" else v for v in visits]
 
 
 def _abort_if_one_dies(procs: list[Any], barrier: Any, released: threading.Event) -> None:
@@ -180,7 +187,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--capacity", action="store_true", help="step the session count (--steps)")
     parser.add_argument("--steps", default=",".join(map(str, STEPS)))
     parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
-                        help="protocol: websocket clients without a browser, view and train only (the server alone)")
+                        help="protocol: websocket clients without a browser (the server alone): view, train, and "
+                             "mixed with its edits as trainings")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds a visitor waits for its band")
     return parser.parse_args(argv)
 
@@ -200,8 +208,8 @@ def measure(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.client == "protocol" and args.scenario not in ("view", "train"):
-        print("--client protocol drives view and train visits only", file=sys.stderr)
+    if args.client == "protocol" and args.scenario not in ("view", "train", "mixed"):
+        print("--client protocol drives view and train visits only (mixed: its edits as trainings)", file=sys.stderr)
         return 2
     chromium = chromium_path()
     if chromium is None:

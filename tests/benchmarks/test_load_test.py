@@ -19,7 +19,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks.load import report, stats, wsclient
 from benchmarks.load.visitors import Outcome, Visit, benign, plan
-from benchmarks.load_test import REPO, chromium_path
+from benchmarks.load_test import REPO, chromium_path, edits_as_trainings
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 101])
@@ -93,6 +93,13 @@ def test_mixed_is_70_20_10_and_train_visits_get_seeds_of_their_own() -> None:
     assert [v.kind for v in plan("mixed", 1, 0)] == ["view"]
     with pytest.raises(ValueError):
         plan("browse", 2, 0)
+
+
+def test_the_protocol_client_trains_where_a_browser_would_edit() -> None:
+    visits = edits_as_trainings(plan("mixed", 20, seed_base=500), seed_base=500)
+    assert [v.kind for v in visits].count("train") == 6 and "edit" not in {v.kind for v in visits}
+    seeds = [v.seed for v in visits if v.kind == "train"]
+    assert len(set(seeds)) == 6  # each a fit the server has not cached
 
 
 def test_only_the_apps_own_failures_count_as_errors() -> None:
