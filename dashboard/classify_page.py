@@ -112,9 +112,8 @@ def train(state: ClassifyState, loss_slot: st.delta_generator.DeltaGenerator, lo
             update_loss(fig, p.fitted.history)
         loss_slot.plotly_chart(fig, key=f"classify_loss_live_{p.step}")
 
-    def waiting(seconds: float) -> None:
-        loss_slot.info(f"The server is busy with other visitors' training; waiting ({seconds:.0f} s)…",
-                       icon=icons.BUSY)
+    def waiting(wait: runner.Wait) -> None:
+        loss_slot.info(wait.message(), icon=icons.BUSY)
 
     return runner.fit_cached(key_of(state), state.config, state.points.x, state.points.labels, progress, waiting,
                              cache=CACHE)

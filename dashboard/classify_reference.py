@@ -54,7 +54,7 @@ def section(state: ClassifyState) -> None:
             return
         try:
             check(state)
-            with st.spinner("Sampling…"), runner.training_slot(lambda waited: None):
+            with st.spinner("Sampling…"), runner.training_slot(lambda wait: None, kind="reference"):
                 fitted = hmc.fit(state.points.x, state.points.labels, state.config, SETTINGS)
         except BNNError as exc:
             st.error(escape_markdown(exc), icon=icons.ERROR)

@@ -106,10 +106,11 @@ def run_method(name: str, settings: dict, state: AppState, slot: st.delta_genera
     def show(p: MethodProgress) -> None:
         slot.progress(min(p.step / max(p.steps, 1), 1.0), text=f"{label}: {p.phase} {p.step:,} of {p.steps:,}")
 
-    if method_work(name, settings, state.config, len(state.points)) > LIMITS.method_work:
+    work = method_work(name, settings, state.config, len(state.points))
+    if work > LIMITS.method_work:
         raise BNNError(f"{label} with these settings is too much work for this server; lower its settings "
                        "or the network's size")
-    with runner.training_slot(lambda waited: slot.warning(f"Busy, retrying… ({waited:.0f} s)")):
+    with runner.training_slot(lambda wait: slot.warning(wait.message()), kind=name, work=work):
         fitted = methods.fit_method(name, state.points.x, state.points.y, state.config, settings, callback=show)
     slot.empty()
     if not fitted.stopped_early:

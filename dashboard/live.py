@@ -131,9 +131,9 @@ def preview(shown: Shown | None, state: AppState) -> bnn.Fitted | None:
             return None
 
 
-def busy(waited: float) -> str:
-    """What a visitor reads while every training slot of the server is taken."""
-    return f"Busy: {runner.MAX_CONCURRENT} trainings are running on this server. Retrying… ({waited:.0f} s)"
+def busy(wait: runner.Wait) -> str:
+    """What a visitor reads while their training waits its turn: their place and an estimate."""
+    return wait.message()
 
 
 @dataclass
@@ -162,8 +162,8 @@ class LiveTraining:
     _band_fig: go.Figure | None = field(default=None, repr=False)
     _loss_fig: go.Figure | None = field(default=None, repr=False)
 
-    def on_wait(self, waited: float) -> None:
-        self.notice.warning(busy(waited), icon=icons.BUSY)
+    def on_wait(self, wait: runner.Wait) -> None:
+        self.notice.warning(busy(wait), icon=icons.BUSY)
 
     def on_progress(self, p: bnn.Progress) -> None:
         self.running.fitted = p.fitted
@@ -254,7 +254,7 @@ def current_fit() -> Shown | None:
     slot = st.empty()
     try:
         with st.spinner("Fitting the main page's settings: this session has no finished fit of them yet…"):
-            fitted = runner.train(state, on_wait=lambda waited: slot.warning(busy(waited), icon=icons.BUSY))
+            fitted = runner.train(state, on_wait=lambda wait: slot.warning(busy(wait), icon=icons.BUSY))
     except bnn.BNNError as exc:
         slot.error(f"Could not fit: {escape_markdown(exc)}", icon=icons.ERROR)
         return None

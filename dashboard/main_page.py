@@ -69,7 +69,8 @@ class Chart:
 def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, preview: bnn.Fitted | None,
                 stopped: live.Shown | None, shown: live.Shown | None) -> Chart:
     """The band the editor opens this run with: the cached fit's, a preview's, a stopped run's, the
-    last finished fit's (of other settings: the line over it says so), or the prior's."""
+    last finished fit's (of other settings: the line over it says so), the server's nearest cached fit
+    of these points (a newcomer's first run, waiting its turn), or the prior's."""
     view = state.view
     if not len(state.points):
         return Chart(result.prior_band(state.config, view), "the prior: no points yet", prior=True)
@@ -81,6 +82,11 @@ def first_chart(state: AppState, fitted: bnn.Fitted | None, key: runner.Key, pre
         return Chart(result.band_data(stopped.fitted, stopped.key, view)[0], stopped.label)
     if shown is not None:
         return Chart(result.band_data(shown.fitted, shown.key, view)[0])
+    near = runner.CACHE.nearest(key)  # a newcomer whose fit waits in line: the closest one the server has
+    if near is not None:
+        near_key, near_fit, differ = near
+        return Chart(result.band_data(near_fit, near_key, view)[0],
+                     f"a cached fit (other {', '.join(differ)}) while yours waits")
     return Chart(result.prior_band(state.config, view), "the prior, before training", prior=True)
 
 

@@ -137,11 +137,11 @@ def train(frame: pd.DataFrame, name: str, target: str, inputs: list[str], choice
     def show(progress: Progress) -> None:
         bar.progress(progress.epoch / progress.epochs, text=f"training: epoch {progress.epoch}/{progress.epochs}")
 
-    def wait(seconds: float) -> None:
-        bar.progress(0.0, text=f"the server is busy with other trainings; waiting ({seconds:.0f} s)")
+    def wait(turn: runner.Wait) -> None:
+        bar.progress(0.0, text=turn.message())
 
     try:
-        with runner.training_slot(wait):  # the dashboard's bound on concurrent trainings
+        with runner.training_slot(wait, kind="your data"):  # the dashboard's bound on concurrent trainings
             experiment: table.Experiment | classes.ClassExperiment = (
                 classes.run_class_experiment(x, y, names, inputs, target, choices, rows=rows, callback=show)
                 if as_classes else table.run_experiment(x, y, inputs, target, choices, rows=rows, callback=show))

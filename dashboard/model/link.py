@@ -73,6 +73,7 @@ CONFIG_KEYS = {
     "learn_noise": "learn_noise", "init": "init", "lr": "lr", "epochs": "epochs", "batch_size": "batch",
     "train_samples": "mc", "kl": "kl", "kl_weight": "kl_weight", "local_reparam": "local",
     "standardize": "std", "seed": "seed", "likelihood": "lik", "classes": "classes", "noise": "noise_model",
+    "noise_warmup": "noise_warmup",
 }
 _VIEW_KEYS = {
     "samples": "samples", "level": "level", "inner": "inner", "band": "band", "functions": "funcs",

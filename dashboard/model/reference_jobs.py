@@ -104,13 +104,13 @@ class Jobs:
             job.progress = progress
             return abandoned()
 
-        def on_wait(waited: float) -> None:
+        def on_wait(wait: runner.Wait) -> None:
             job.progress = MethodProgress("hmc", "queued", 0, 0, float("nan"))
             if abandoned():
                 raise _Abandoned("stopped: nobody was waiting for it")
 
         try:
-            with runner.training_slot(on_wait=on_wait):
+            with runner.training_slot(on_wait=on_wait, kind="reference"):
                 result = fit(callback)
             if result.stopped_early:  # abandoned: nobody wants it; a new request starts afresh
                 job.error = "stopped: nobody was waiting for it"

@@ -1,9 +1,10 @@
-"""Training for a shared server: a bounded cache of finished fits and a bound on concurrent runs.
+"""Training for a shared server: a bounded cache of finished fits and a queue that bounds concurrent runs.
 
 Plain Python (no Streamlit), one instance per server process, shared by every
-session. A fit enters the cache only when ``bnn.fit`` returns normally, so a run
-interrupted by a rerun (Streamlit raises its control exceptions from inside the
-progress callback) or stopped early never does. The app sets torch to one thread
+session. Trainings beyond ``MAX_CONCURRENT`` wait their turn in :mod:`dashboard.model.training_queue`,
+which tells each waiting page its place and an estimate. A fit enters the cache only when
+``bnn.fit`` returns normally, so a run interrupted by a rerun (Streamlit raises its control
+exceptions from inside the progress callback) or stopped early never does. The app sets torch to one thread
 (``app.py``): the nets are tiny, and ``MAX_CONCURRENT`` runs then use at most that many cores.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,18 +20,19 @@ from typing import Any
 import numpy as np
 
 import bnn
-from dashboard.model.limits import check_training_work
+from dashboard.model.limits import LIMITS, check_training_work, training_work
 from dashboard.model.link import AppState
+from dashboard.model.training_queue import Ticket, TrainingQueue, Wait, from_environment
 
 MAX_CONCURRENT = 2  # trainings at once in this process (the demo server has 2 cores)
-MAX_WAIT_SECONDS = 120.0  # then give up waiting for a free slot, with a message
+MAX_WAIT_SECONDS = 120.0  # then give up waiting for a turn, with a message
 CACHE_SIZE = 32  # finished fits kept (a 1-32-1 fit is ~10 kB; the largest allowed ~2 MB)
 
 Key = tuple[str, bytes]
 
 
 class Busy(bnn.BNNError):
-    """Every training slot stayed taken for ``MAX_WAIT_SECONDS``."""
+    """A training's turn did not come within ``MAX_WAIT_SECONDS``."""
 
 
 class FitCache:
@@ -56,6 +57,23 @@ class FitCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def nearest(self, key: Key) -> tuple[Key, bnn.Fitted, list[str]] | None:
+        """The cached fit of the same points whose config differs from ``key``'s in the fewest fields (the
+        most recent of equals), with those fields' names: what a visitor waiting for ``key`` is shown
+        meanwhile. None if no fit of these points is cached (another point set's band would mislead)."""
+        wanted = json.loads(key[0])
+        best: tuple[int, Key, bnn.Fitted, list[str]] | None = None
+        with self._lock:
+            items = list(self._items.items())
+        for other, fitted in reversed(items):  # most recent first: it wins ties
+            if other[1] != key[1] or other == key:
+                continue
+            config = json.loads(other[0])
+            differ = sorted(name for name in wanted.keys() | config.keys() if wanted.get(name) != config.get(name))
+            if best is None or len(differ) < best[0]:
+                best = (len(differ), other, fitted, differ)
+        return None if best is None else best[1:]
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -65,7 +83,7 @@ class FitCache:
 
 
 CACHE = FitCache()
-_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
+QUEUE = from_environment(MAX_CONCURRENT)
 
 
 def key_of(state: AppState) -> Key:
@@ -79,32 +97,40 @@ def method_key(name: str, settings: dict[str, Any], state: AppState) -> Key:
 
 
 @contextmanager
-def training_slot(on_wait: Callable[[float], None], slots: threading.BoundedSemaphore = _SLOTS,
-                  max_wait: float = MAX_WAIT_SECONDS, poll: float = 0.5) -> Iterator[None]:
-    """Hold one of the server's training slots; ``on_wait(seconds waited)`` runs while all
-    are taken (the page says "busy, retrying" and may be interrupted there)."""
-    start = time.monotonic()
-    while not slots.acquire(timeout=poll):
-        waited = time.monotonic() - start
-        if waited > max_wait:
-            raise Busy(f"the server stayed busy for {max_wait:.0f} s; press Train to try again")
-        on_wait(waited)
+def training_slot(on_wait: Callable[[Wait], None], queue: TrainingQueue | None = None, work: float | None = None,
+                  kind: str = "fit", max_wait: float = MAX_WAIT_SECONDS, poll: float = 0.5) -> Iterator[Ticket]:
+    """Hold one of the server's training slots, waiting in line for it: ``on_wait(Wait)`` runs every
+    ``poll`` s meanwhile, with the place and estimate (the page shows them, and may be interrupted
+    there: the ticket then leaves the line). ``work`` (multiply-adds) sharpens everyone's estimate, and
+    so does the share of it done, which the holder may write into the ticket it is given."""
+    queue = queue or QUEUE
+    ticket = queue.enter(kind, work)
     try:
-        yield
+        while not queue.admit(ticket, timeout=poll):
+            wait = queue.wait_of(ticket)
+            if wait.waited > max_wait:
+                raise Busy(f"the server stayed busy for {max_wait:.0f} s; press Train to try again")
+            on_wait(wait)
+    except BaseException:
+        queue.leave(ticket)
+        raise
+    try:
+        yield ticket
     finally:
-        slots.release()
+        queue.leave(ticket)
 
 
 @contextmanager
-def spare_slot(slots: threading.BoundedSemaphore = _SLOTS) -> Iterator[bool]:
-    """A training slot if one is free now (True), without waiting (False): for work that is worth
-    doing only at once, such as a preview, which must never hold up a visitor's real fit."""
-    got = slots.acquire(blocking=False)
+def spare_slot(queue: TrainingQueue | None = None) -> Iterator[bool]:
+    """A training slot if one is free now and nobody waits (True), without waiting (False): for work
+    worth doing only at once, such as a preview, which must never hold up a visitor's real fit."""
+    queue = queue or QUEUE
+    ticket = queue.try_now()
     try:
-        yield got
+        yield ticket is not None
     finally:
-        if got:
-            slots.release()
+        if ticket is not None:
+            queue.leave(ticket)
 
 
 def callback_every(state: AppState, target_rows: int = 200) -> int:
@@ -121,23 +147,28 @@ def report_every(config: bnn.Config, n_points: int, target_rows: int = 200) -> i
 
 
 def train(state: AppState, on_progress: Callable[[bnn.Progress], None] | None = None,
-          on_wait: Callable[[float], None] = lambda waited: None, cache: FitCache = CACHE) -> bnn.Fitted:
+          on_wait: Callable[[Wait], None] = lambda wait: None, cache: FitCache = CACHE) -> bnn.Fitted:
     """The fit of ``state`` from the cache, or trained now (checked against the caps first)."""
     return fit_cached(key_of(state), state.config, state.points.x, state.points.y, on_progress, on_wait, cache)
 
 
 def fit_cached(key: Key, config: bnn.Config, x: np.ndarray, y: np.ndarray,
                on_progress: Callable[[bnn.Progress], None] | None = None,
-               on_wait: Callable[[float], None] = lambda waited: None, cache: FitCache = CACHE) -> bnn.Fitted:
+               on_wait: Callable[[Wait], None] = lambda wait: None, cache: FitCache = CACHE) -> bnn.Fitted:
     """The fit under ``key`` from ``cache``, or ``bnn.fit(x, y, config)`` now, checked against the caps
     first and in a training slot; a run that finishes is cached (the main page and the Classify page)."""
     fitted = cache.get(key)
     if fitted is not None:
         return fitted
     input_dim = 1 if x.ndim == 1 else x.shape[1]
-    check_training_work(config, len(y), input_dim=input_dim)
-    with training_slot(on_wait):
-        fitted = bnn.fit(x, y, config, callback=on_progress, callback_every=report_every(config, len(y)))
+    check_training_work(config, len(y), input_dim=input_dim)  # a run that can never fit is refused before the line
+    steps = config.total_steps(len(y))
+    with training_slot(on_wait, work=training_work(config, len(y), LIMITS, input_dim)) as ticket:
+        def progress(p: bnn.Progress) -> bool | None:
+            ticket.done = p.step / steps  # the queue's estimates follow this run's own pace
+            return None if on_progress is None else on_progress(p)
+
+        fitted = bnn.fit(x, y, config, callback=progress, callback_every=report_every(config, len(y)))
     if not fitted.stopped_early:
         cache.put(key, fitted)
     return fitted

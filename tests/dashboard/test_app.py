@@ -12,8 +12,6 @@ import dataclasses
 import io
 import json
 import re
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -726,41 +724,6 @@ def test_cache_is_a_bounded_lru() -> None:
     assert cache.get(a) == "A"  # a is now the most recent
     cache.put(c, "C")  # type: ignore[arg-type]
     assert cache.get(b) is None and cache.get(a) == "A" and len(cache) == 2
-
-
-def test_busy_slots_retry_then_give_up_with_a_message() -> None:
-    slots = threading.BoundedSemaphore(1)
-    slots.acquire()
-    waits: list[float] = []
-    with pytest.raises(runner.Busy, match="busy"):
-        with runner.training_slot(waits.append, slots=slots, max_wait=0.3, poll=0.05):
-            pass
-    assert waits and waits == sorted(waits)  # the page was told, more than once, while it waited
-    slots.release()
-    with runner.training_slot(waits.append, slots=slots):
-        pass
-
-
-def test_no_more_than_the_slot_count_train_at_once() -> None:
-    slots = threading.BoundedSemaphore(2)
-    running, peak, lock = 0, 0, threading.Lock()
-
-    def job() -> None:
-        nonlocal running, peak
-        with runner.training_slot(lambda waited: None, slots=slots, poll=0.01):
-            with lock:
-                running += 1
-                peak = max(peak, running)
-            time.sleep(0.05)
-            with lock:
-                running -= 1
-
-    threads = [threading.Thread(target=job) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert peak == 2
 
 
 def test_no_points_shows_the_prior_on_the_main_page_and_a_hint_on_the_others() -> None:

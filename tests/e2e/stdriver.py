@@ -88,8 +88,10 @@ class Server:
             handle.close()
 
 
-def start_server(app: str = "app.py", cwd: Path = REPO, timeout: float = 60.0) -> Server:
-    """Start `streamlit run app` on a free port and return once /_stcore/health says ok."""
+def start_server(app: str = "app.py", cwd: Path = REPO, timeout: float = 60.0,
+                 env: dict[str, str] | None = None) -> Server:
+    """Start `streamlit run app` on a free port (``env``: extra environment variables) and return once
+    /_stcore/health says ok."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", app,
@@ -100,7 +102,7 @@ def start_server(app: str = "app.py", cwd: Path = REPO, timeout: float = 60.0) -
         # Other people edit the tree while tests run: a file watcher would rerun the app mid-test.
         "--server.fileWatcherType", "none",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
     logs = {s: tempfile.NamedTemporaryFile(prefix=f"streamlit-{s}-", suffix=".log") for s in ("stdout", "stderr")}
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=logs["stdout"], stderr=logs["stderr"],

@@ -2,19 +2,103 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+
+import pytest
 
 from dashboard.model import runner
+from dashboard.model.training_queue import TrainingQueue, Wait
 
 
 def test_a_spare_slot_is_taken_only_when_free() -> None:
-    slots = threading.BoundedSemaphore(1)
-    with runner.spare_slot(slots) as first:
+    queue = TrainingQueue(1)
+    with runner.spare_slot(queue) as first:
         assert first
-        with runner.spare_slot(slots) as second:
+        with runner.spare_slot(queue) as second:
             assert not second  # taken: no waiting
-    with runner.spare_slot(slots) as again:
+    with runner.spare_slot(queue) as again:
         assert again  # released after use
+
+
+def test_a_waiting_page_is_told_its_place_then_gives_up_with_a_message() -> None:
+    queue = TrainingQueue(1)
+    holder = queue.enter()
+    assert queue.admit(holder, timeout=0)
+    waits: list[Wait] = []
+    with pytest.raises(runner.Busy, match="busy"):
+        with runner.training_slot(waits.append, queue=queue, max_wait=0.3, poll=0.05):
+            pass
+    assert len(waits) >= 3 and [w.waited for w in waits] == sorted(w.waited for w in waits)
+    assert {w.place for w in waits} == {1} and "1st in line" in waits[0].message()
+    assert queue.counts() == (1, 0)  # the one that gave up left the line
+    queue.leave(holder)
+    with runner.training_slot(waits.append, queue=queue):
+        assert queue.counts() == (1, 0)
+    assert queue.counts() == (0, 0)
+
+
+class Interrupt(BaseException):
+    """Stands in for Streamlit's RerunException (a BaseException), raised from a page's callback."""
+
+
+def test_a_page_interrupted_while_it_waits_leaves_the_line() -> None:
+    queue = TrainingQueue(1)
+    holder = queue.enter()
+    assert queue.admit(holder, timeout=0)
+
+    def rerun(wait: Wait) -> None:
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        with runner.training_slot(rerun, queue=queue, poll=0.01):
+            pass
+    assert queue.counts() == (1, 0)  # a dead ticket at the head would block everyone after it
+    queue.leave(holder)
+    with runner.training_slot(rerun, queue=queue, poll=0.01):  # admitted at once: no wait, no callback
+        pass
+
+
+def test_no_more_than_the_slot_count_train_at_once() -> None:
+    queue = TrainingQueue(2)
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def job() -> None:
+        nonlocal running, peak
+        with runner.training_slot(lambda wait: None, queue=queue, poll=0.01):
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+
+    threads = [threading.Thread(target=job) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2
+
+
+def test_the_nearest_cached_fit_has_the_same_points_and_the_fewest_other_settings() -> None:
+    cache = runner.FitCache(8)
+
+    def key(points: bytes, **fields: object) -> runner.Key:
+        return json.dumps({"seed": 0, "epochs": 2000, "lr": 0.1, **fields}), points
+
+    wanted = key(b"P", seed=5)
+    assert cache.nearest(wanted) is None  # nothing cached
+    cache.put(key(b"Q", seed=5), "other points")  # type: ignore[arg-type]
+    cache.put(wanted, "itself")  # type: ignore[arg-type]
+    assert cache.nearest(wanted) is None  # another point set's band would mislead; itself is no neighbour
+    cache.put(key(b"P", seed=1, epochs=500), "two differ")  # type: ignore[arg-type]
+    cache.put(key(b"P", seed=2), "seed differs")  # type: ignore[arg-type]
+    cache.put(key(b"P", seed=3), "seed differs, newer")  # type: ignore[arg-type]
+    near_key, fitted, differ = cache.nearest(wanted)  # type: ignore[misc]
+    assert (fitted, differ, near_key) == ("seed differs, newer", ["seed"], key(b"P", seed=3))
+    assert cache.nearest(key(b"P", seed=5, epochs=500))[1:] == ("two differ", ["seed"])  # type: ignore[index]
 
 
 def test_the_work_of_gp_and_full_covariance_vi_grows_as_their_costs_do() -> None:
