@@ -55,7 +55,7 @@ class Plan:
     skipped: list[str] = field(default_factory=list)
     port: int = 0
     cmd: list[str] = field(default_factory=list)
-    healthcheck: str = ""
+    healthcheck: list[str] = field(default_factory=list)  # the exec form's argv
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -89,7 +89,7 @@ def read_plan(dockerfile: Path) -> Plan:
         elif word == "CMD":
             plan.cmd = json.loads(args)
         elif word == "HEALTHCHECK":
-            plan.healthcheck = args.split(" CMD ", 1)[1]
+            plan.healthcheck = json.loads(args.split(" CMD ", 1)[1])  # exec form (hadolint DL3025)
     return plan
 
 
@@ -126,10 +126,10 @@ def start(plan: Plan, workdir: Path, env: dict[str, str], port: int, log: Path) 
 
 def healthy(plan: Plan, workdir: Path, env: dict[str, str], port: int, timeout: float) -> bool:
     """The HEALTHCHECK command itself, retried until it exits 0 or `timeout` seconds pass."""
-    command = plan.healthcheck.replace(f":{plan.port}", f":{port}")
+    command = [arg.replace(f":{plan.port}", f":{port}") for arg in plan.healthcheck]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if subprocess.run(["/bin/sh", "-c", command], cwd=workdir, env=env, capture_output=True).returncode == 0:
+        if subprocess.run(command, cwd=workdir, env=env, capture_output=True).returncode == 0:
             return True
         time.sleep(1)
     return False
