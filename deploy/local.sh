@@ -73,6 +73,7 @@ if [ "$affinity" = 0 ]; then template=$(grep -v '^ *hash \$bnn_route' <<<"$templ
 site=${template//'${BNN_UPSTREAM_SERVERS}'/$servers}
 site=${site//'${BNN_LISTEN}'/127.0.0.1:$port}
 site=${site//'${BNN_ACCESS_LOG}'/$DIR/access.log}
+site=${site//'${BNN_CACHE_DIR}'/$DIR/static-cache}
 printf '%s\n' "$site" >"$DIR/site.conf"
 
 mkdir -p "$DIR/temp"

@@ -125,7 +125,7 @@ def test_the_balancers_accept_streamlit_s_largest_upload() -> None:
 
 def test_compose_and_local_sh_fill_the_same_placeholders() -> None:
     placeholders = set(re.findall(r"\$\{(BNN_\w+)\}", DIRECTIVES))
-    assert placeholders == {"BNN_LISTEN", "BNN_UPSTREAM_SERVERS", "BNN_ACCESS_LOG"}
+    assert placeholders == {"BNN_LISTEN", "BNN_UPSTREAM_SERVERS", "BNN_ACCESS_LOG", "BNN_CACHE_DIR"}
     balancer = _compose()["services"]["balancer"]
     assert placeholders == {k for k in balancer["environment"] if k.startswith("BNN_")}
     assert balancer["volumes"] == ["./nginx.conf.template:/etc/nginx/templates/default.conf.template:ro"]
@@ -140,6 +140,7 @@ def test_the_template_rendered_as_compose_does_passes_nginx_t(affinity: bool, tm
     env = dict(_compose()["services"]["balancer"]["environment"])
     env["BNN_UPSTREAM_SERVERS"] = env["BNN_UPSTREAM_SERVERS"].replace("app:", "127.0.0.1:")  # "app" is compose's DNS
     env["BNN_ACCESS_LOG"] = str(tmp_path / "access.log")
+    env["BNN_CACHE_DIR"] = str(tmp_path / "static-cache")
     site = re.sub(r"\$\{(BNN_\w+)\}", lambda m: env[m.group(1)], TEMPLATE)
     if not affinity:  # what local.sh --no-affinity does
         site = "\n".join(line for line in site.splitlines() if not line.lstrip().startswith("hash $bnn_route"))

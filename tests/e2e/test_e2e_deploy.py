@@ -199,8 +199,28 @@ def test_a_visit_through_the_balancer_works_and_keeps_its_replica(
     assert any("/static/" in r for r in requests), requests
     assert sum(r.startswith(f"PUT {UPLOAD}") for r in requests) == 2, requests  # both uploads
     assert sum("/media/" in r for r in requests) >= 2, requests  # both downloads
-    assert {r["upstream"] for r in mine} == {mine[0]["upstream"]}, mine  # one replica throughout
+    served = [r for r in mine if r["cache"] != "HIT"]  # a file nginx's cache sent reached no replica
+    assert {r["upstream"] for r in served} == {mine[0]["upstream"]}, mine  # one replica throughout
     assert [r for r in mine if r["status"] >= 400] == []
+
+
+def test_a_later_browser_gets_the_static_files_from_nginx(balancer: Balancer,
+                                                         new_context: Callable[[], BrowserContext]) -> None:
+    """Streamlit's ~60 hashed script files come from the replica once, then from nginx's cache
+    (deploy/nginx.conf.template, proxy_cache): a lecture hall's first visits cost the replicas'
+    Python processes one copy each, not one per visitor."""
+    routes = []
+    for _ in range(2):
+        context = new_context()
+        page = context.new_page()
+        stdriver.open_app(page, balancer.url, timeout_ms=120_000)
+        routes.append(_route(context))
+        context.close()
+    first, second = ([r for r in _logged(balancer, route) if r["request"].startswith("GET /static/")]
+                     for route in routes)
+    assert len(second) >= 20 and all(r["status"] == 200 for r in second), second
+    assert all(r["cache"] == "HIT" and r["upstream"] == "" for r in second), second  # no replica asked
+    assert all(r["cache"] in ("MISS", "HIT") for r in first), first
 
 
 def test_browsers_are_spread_over_both_replicas(balancer: Balancer, browser: Browser) -> None:
