@@ -27,6 +27,7 @@ _CONFIG_HELP = {
     "noise_sigma": "likelihood noise std (the start value with --learn-noise)",
     "learn_noise": "learn one noise std with the weights (the same as --noise-model learned)",
     "noise": "the observation noise: one fixed std, one learned std, or a std per input (heteroscedastic)",
+    "noise_warmup": "share of the optimiser steps a heteroscedastic noise trains as one learned std first (0 = none)",
     "init": "initialisation of the variational parameters",
     "lr": "Adam learning rate",
     "epochs": "passes over the data",

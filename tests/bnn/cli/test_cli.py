@@ -83,7 +83,8 @@ def test_every_config_field_has_an_option_and_the_options_override_the_file(tmp_
              "kl_weight": ("0.5", 0.5), "local_reparam": (None, True),
              "standardize": (None, True), "seed": ("5", 5),
              "likelihood": ("gaussian", "gaussian"), "classes": ("none", None),  # classes needs categorical
-             "noise": ("learned", "learned")}  # --noise-model: fit's --noise is the generated points' noise
+             "noise": ("learned", "learned"),  # --noise-model: fit's --noise is the generated points' noise
+             "noise_warmup": ("0.5", 0.5)}  # kept for a heteroscedastic noise, ignored by the others
     assert set(given) == {f.name for f in dataclasses.fields(bnn.Config)}  # a new field needs a line here
     argv = ["fit"]
     for name, (text, _) in given.items():
