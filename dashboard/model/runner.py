@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,24 @@ class FitCache:
         self.size = size
         self._items: OrderedDict[Key, bnn.Fitted] = OrderedDict()
         self._lock = threading.Lock()
+        self._training: dict[Key, threading.Event] = {}  # fits being trained now, set when their run ends
+
+    def claim(self, key: Key) -> threading.Event | None:
+        """None if the caller is now the one training ``key`` (it must :meth:`release` it), else the
+        event set when the session training it now ends its run: a lecture hall opening one link on a
+        fresh server trains its fit once, not once per visitor."""
+        with self._lock:
+            if key in self._training:
+                return self._training[key]
+            self._training[key] = threading.Event()
+            return None
+
+    def release(self, key: Key) -> None:
+        """The run of ``key`` ended (finished, stopped or failed): whoever waits for it looks again."""
+        with self._lock:
+            event = self._training.pop(key, None)
+        if event is not None:
+            event.set()
 
     def get(self, key: Key) -> bnn.Fitted | None:
         with self._lock:
@@ -156,19 +175,43 @@ def fit_cached(key: Key, config: bnn.Config, x: np.ndarray, y: np.ndarray,
                on_progress: Callable[[bnn.Progress], None] | None = None,
                on_wait: Callable[[Wait], None] = lambda wait: None, cache: FitCache = CACHE) -> bnn.Fitted:
     """The fit under ``key`` from ``cache``, or ``bnn.fit(x, y, config)`` now, checked against the caps
-    first and in a training slot; a run that finishes is cached (the main page and the Classify page)."""
+    first and in a training slot; a run that finishes is cached (the main page and the Classify page).
+    Sessions asking for a fit another session is training wait for that run instead of training it
+    again (``Wait.sharing``)."""
     fitted = cache.get(key)
     if fitted is not None:
         return fitted
     input_dim = 1 if x.ndim == 1 else x.shape[1]
     check_training_work(config, len(y), input_dim=input_dim)  # a run that can never fit is refused before the line
-    steps = config.total_steps(len(y))
-    with training_slot(on_wait, work=training_work(config, len(y), LIMITS, input_dim)) as ticket:
-        def progress(p: bnn.Progress) -> bool | None:
-            ticket.done = p.step / steps  # the queue's estimates follow this run's own pace
-            return None if on_progress is None else on_progress(p)
+    # another session training this very fit: wait for it, then look again (cached, or that run was
+    # stopped or failed, and the next one to look trains it)
+    while (fitted := cache.get(key)) is None and (running := cache.claim(key)) is not None:
+        wait_for_other(running, on_wait)
+    if fitted is not None:
+        return fitted
+    try:
+        if (fitted := cache.get(key)) is not None:  # put there between our look and our claim
+            return fitted
+        steps = config.total_steps(len(y))
+        with training_slot(on_wait, work=training_work(config, len(y), LIMITS, input_dim)) as ticket:
+            def progress(p: bnn.Progress) -> bool | None:
+                ticket.done = p.step / steps  # the queue's estimates follow this run's own pace
+                return None if on_progress is None else on_progress(p)
 
-        fitted = bnn.fit(x, y, config, callback=progress, callback_every=report_every(config, len(y)))
-    if not fitted.stopped_early:
-        cache.put(key, fitted)
+            fitted = bnn.fit(x, y, config, callback=progress, callback_every=report_every(config, len(y)))
+        if not fitted.stopped_early:
+            cache.put(key, fitted)
+    finally:
+        cache.release(key)
     return fitted
+
+
+def wait_for_other(running: threading.Event, on_wait: Callable[[Wait], None], poll: float = 0.5,
+                   max_wait: float = MAX_WAIT_SECONDS) -> None:
+    """Wait until another session's run of the same fit ends, telling the page every ``poll`` s."""
+    start = time.monotonic()
+    while not running.wait(poll):
+        waited = time.monotonic() - start
+        if waited > max_wait:
+            raise Busy(f"the server stayed busy for {max_wait:.0f} s; press Train to try again")
+        on_wait(Wait(0, 0.0, waited, QUEUE.counts()[0], sharing=True))

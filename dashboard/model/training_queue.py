@@ -52,15 +52,20 @@ class Ticket:
 @dataclass(frozen=True)
 class Wait:
     """What a waiting visitor is told: their place in line (1 = next), the estimated seconds until
-    their training starts, the seconds waited so far, and how many trainings are running."""
+    their training starts, the seconds waited so far, and how many trainings are running; or that
+    another visitor's training of the same fit is running, which they share."""
 
     place: int
     estimate: float
     waited: float
     running: int
+    sharing: bool = False  # waiting for another visitor's training of the very same fit, not in line
 
     def message(self) -> str:
         """The line a page shows, e.g. "Queued: 2nd in line, about 2 s (2 trainings are running …)"."""
+        if self.sharing:
+            return (f"Another visitor's training of these exact settings and points is running; its fit "
+                    f"will be yours too (waited {self.waited:.0f} s).")
         return (f"Queued: {ordinal(self.place)} in line, about {max(1, round(self.estimate))} s "
                 f"({self.running} training{'s' if self.running != 1 else ''} running on this server; "
                 f"waited {self.waited:.0f} s). Your training starts by itself.")

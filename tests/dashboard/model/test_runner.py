@@ -129,3 +129,59 @@ def test_the_work_of_the_sampler_counts_every_replica_and_iteration() -> None:
     assert method_work("hmc", {**plain, "temperatures": 16, "thin": 4}, Config(), 6) == 97 * 6 * 64 * (10 + 80) * 5
     # the certified default fits the cap on the article's points and on the gap preset's 20
     assert method_work("hmc", dataclasses.asdict(HMCConfig()), Config(), 20) < LIMITS.method_work
+
+
+def test_sessions_asking_for_a_fit_being_trained_share_that_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bnn
+    from dashboard.model.link import AppState
+
+    real_fit, runs = bnn.fit, []
+
+    def counted(*args, **kwargs):
+        runs.append(threading.current_thread().name)
+        time.sleep(1.2)  # the others arrive while it trains, and wait past a 0.5 s report
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(bnn, "fit", counted)
+    monkeypatch.setattr(runner, "QUEUE", TrainingQueue(2))
+    cache, state = runner.FitCache(4), AppState(config=bnn.Config(epochs=50))
+    results: dict[int, bnn.Fitted] = {}
+    waits: dict[int, list[Wait]] = {i: [] for i in range(5)}
+
+    def visit(i: int) -> None:
+        results[i] = runner.train(state, on_wait=waits[i].append, cache=cache)
+
+    threads = [threading.Thread(target=visit, args=(i,), name=f"visitor-{i}") for i in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(30)
+    assert len(runs) == 1  # five visitors of one link, one training (a semaphore alone would run 5)
+    assert len({id(f) for f in results.values()}) == 1 and cache.get(runner.key_of(state)) is results[0]
+    shared = [w for i in range(5) for w in waits[i]]
+    assert shared and all(w.sharing and "will be yours too" in w.message() for w in shared)
+
+
+def test_when_the_run_being_shared_is_interrupted_a_waiting_session_trains_it() -> None:
+    import bnn
+    from dashboard.model.link import AppState
+
+    cache, state = runner.FitCache(4), AppState(config=bnn.Config(epochs=400))
+    started, results = threading.Event(), {}
+
+    def leave(progress: bnn.Progress) -> None:  # the first visitor leaves mid-run (a rerun or Stop)
+        started.set()
+        time.sleep(0.2)
+        raise Interrupt
+
+    def first() -> None:
+        with pytest.raises(Interrupt):
+            runner.train(state, on_progress=leave, cache=cache)
+
+    owner = threading.Thread(target=first)
+    owner.start()
+    assert started.wait(10)
+    results["second"] = runner.train(state, cache=cache)  # waits for the first, then trains it itself
+    owner.join(10)
+    assert not results["second"].stopped_early and cache.get(runner.key_of(state)) is results["second"]
