@@ -131,11 +131,6 @@ def preview(shown: Shown | None, state: AppState) -> bnn.Fitted | None:
             return None
 
 
-def busy(wait: runner.Wait) -> str:
-    """What a visitor reads while their training waits its turn: their place and an estimate."""
-    return wait.message()
-
-
 @dataclass
 class LiveTraining:
     """Progress callbacks that redraw the status, the loss curve and the band, throttled by time.
@@ -163,7 +158,7 @@ class LiveTraining:
     _loss_fig: go.Figure | None = field(default=None, repr=False)
 
     def on_wait(self, wait: runner.Wait) -> None:
-        self.notice.warning(busy(wait), icon=icons.BUSY)
+        self.notice.warning(wait.message(), icon=icons.BUSY)
 
     def on_progress(self, p: bnn.Progress) -> None:
         self.running.fitted = p.fitted
@@ -254,7 +249,7 @@ def current_fit() -> Shown | None:
     slot = st.empty()
     try:
         with st.spinner("Fitting the main page's settings: this session has no finished fit of them yet…"):
-            fitted = runner.train(state, on_wait=lambda wait: slot.warning(busy(wait), icon=icons.BUSY))
+            fitted = runner.train(state, on_wait=lambda wait: slot.warning(wait.message(), icon=icons.BUSY))
     except bnn.BNNError as exc:
         slot.error(f"Could not fit: {escape_markdown(exc)}", icon=icons.ERROR)
         return None
