@@ -380,14 +380,22 @@ TO_PIXELS_JS = """(gd, pts) => {
 RANGES_JS = "gd => [gd._fullLayout.xaxis.range.slice(), gd._fullLayout.yaxis.range.slice()]"
 
 
+def drawn_chart(page: Page) -> Any:
+    """The band chart's element once Plotly has laid out its axes (a chart div exists a moment
+    before that on a busy machine: reading its axes then fails)."""
+    chart = page.locator(BAND_CHART).first.element_handle()
+    page.wait_for_function("gd => gd._fullLayout?.xaxis?.range && gd._fullLayout?.yaxis?.range", arg=chart)
+    return chart
+
+
 def to_pixels(page: Page, *points: tuple[float, float]) -> list[tuple[float, float]]:
     """Viewport pixels of data points on the band chart, with Plotly's own axis functions (as the
     editor maps a click back)."""
-    return [tuple(p) for p in page.locator(BAND_CHART).first.evaluate(TO_PIXELS_JS, [list(p) for p in points])]
+    return [tuple(p) for p in drawn_chart(page).evaluate(TO_PIXELS_JS, [list(p) for p in points])]
 
 
 def axis_ranges(page: Page) -> tuple[list[float], list[float]]:
-    xr, yr = page.locator(BAND_CHART).first.evaluate(RANGES_JS)
+    xr, yr = drawn_chart(page).evaluate(RANGES_JS)
     return xr, yr
 
 
