@@ -15,7 +15,7 @@ import streamlit as st
 import bnn
 from dashboard import icons, main_page, router, session
 
-st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon=icons.APP, layout="wide")
+st.set_page_config(page_title="Bayes-by-Backprop, interactively", page_icon=str(icons.TAB), layout="wide")
 bnn.set_threads(1)  # the nets are tiny: one thread per training, and the cores left to other sessions
 log = logging.getLogger("bnn.app")
 

@@ -8,7 +8,12 @@ always has the same picture.
 
 from __future__ import annotations
 
-APP = ":material/insights:"  # the tab's icon and the main page's in the navigation
+from pathlib import Path
+
+APP = ":material/insights:"  # the main page's icon in the navigation
+# The browser tab's icon is a file of ours: for a Material icon there, Streamlit's frontend fetches an
+# SVG from fonts.gstatic.com, a request to a third party from every visitor (and a failed one offline).
+TAB = Path(__file__).resolve().parent / "assets" / "favicon.png"  # a band around the article's quartic
 PAGES = {  # pages/<file>.py -> its icon in the navigation
     "1_How_it_works": ":material/menu_book:",
     "2_Posterior": ":material/bar_chart:",
