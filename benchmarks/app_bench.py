@@ -101,7 +101,7 @@ def three_sessions(browser: Browser, url: str, pid: int, seeds: list[int]) -> di
         pages.append(page)
     before = procmem.tree_rss(pid)
     olds = [stdriver.read_band(p).mean.tobytes() for p in pages]
-    with procmem.PeakSampler(pid, interval=0.1) as sampler:
+    with procmem.PeakSampler.rss(pid, interval=0.1) as sampler:
         start = time.perf_counter()
         for page in pages:
             stdriver.click(page, "train")

@@ -8,7 +8,6 @@ here (``Threads:`` of /proc/<pid>/status, summed over the tree).
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import procmem  # tests/e2e, on the path by benchmarks/load/__init__.py
@@ -41,43 +40,33 @@ class ServerMeter:
     neither started nor was told of): every figure stays None."""
 
     def __init__(self, pids: tuple[int, ...], interval: float = 0.2) -> None:
-        self.pids, self.interval = pids, interval
+        self.pids = pids
         self.peak_rss_mb: float | None = None
         self.peak_threads: int | None = None
         self.cpu_s: float | None = None
         self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._rss = procmem.PeakSampler(lambda: sum(procmem.tree_rss(p) for p in pids) / MB, interval)
+        self._threads = procmem.PeakSampler(lambda: sum(tree_threads(p) for p in pids), interval)
         self._cpu0 = 0.0
         self._wall0 = 0.0
         self.wall_s = 0.0
-
-    def _sample(self) -> None:
-        rss = sum(procmem.tree_rss(p) for p in self.pids) / MB
-        count = sum(tree_threads(p) for p in self.pids)
-        self.peak_rss_mb = max(self.peak_rss_mb or 0.0, rss)
-        self.peak_threads = max(self.peak_threads or 0, count)
-        self.samples += 1
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
 
     def __enter__(self) -> ServerMeter:
         self._wall0 = time.perf_counter()
         if self.pids:
             self._cpu0 = self._cpu()
-            self._thread.start()
+            self._rss.__enter__()
+            self._threads.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._wall0
         if not self.pids:
             return
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+        self._rss.__exit__()
+        self._threads.__exit__()
+        self.peak_rss_mb, self.peak_threads = self._rss.peak, int(self._threads.peak)
+        self.samples = self._rss.samples
         self.cpu_s = self._cpu() - self._cpu0
 
     def _cpu(self) -> float:

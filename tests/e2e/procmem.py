@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -72,18 +73,27 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 class PeakSampler:
-    """Samples `tree_rss(pid)` every `interval` seconds in a thread; `.peak` is the maximum seen."""
+    """Samples ``measure()`` every ``interval`` seconds in a thread; ``.peak`` is the largest value seen.
+    ``PeakSampler.rss(pid)`` samples a process tree's resident memory in bytes."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.pid, self.interval = pid, interval
-        self.peak = self.samples = 0
+    def __init__(self, measure: Callable[[], float], interval: float = 0.1) -> None:
+        self.measure, self.interval = measure, interval
+        self.peak: float = 0
+        self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @classmethod
+    def rss(cls, pid: int, interval: float = 0.1) -> PeakSampler:
+        return cls(lambda: tree_rss(pid), interval)
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, self.measure())
+        self.samples += 1
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
-            self.samples += 1
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakSampler:
@@ -93,7 +103,7 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, tree_rss(self.pid))
+        self._sample()
 
 
 def available() -> bool:
